@@ -1,0 +1,2 @@
+//! Dockerfile parser (placeholder while the crate is assembled).
+pub mod shell;
