@@ -1,0 +1,56 @@
+//! The crate's error type: every front-end error carries the span of the
+//! Dockerfile lines it concerns, and can be rendered with the offending line.
+
+use crate::ast::Span;
+use crate::shell::ExpandError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A Dockerfile error at a place in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {}: {kind}", .span.start.line)]
+pub struct Error {
+    /// Where: lines (1-based) and, when known, the column of the culprit.
+    pub span: Span,
+    /// What went wrong.
+    pub kind: ErrorKind,
+}
+
+/// The causes of parse errors. The texts of the syntax-stage causes are
+/// BuildKit's own, so tools comparing messages see the same words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("file with no instructions")]
+    NoInstructions,
+    #[error("dockerfile line greater than max allowed size of 65535")]
+    LineTooLong,
+    #[error("only one {0} parser directive can be used")]
+    DuplicateDirective(String),
+    #[error("invalid escape token '{0}' does not match ` or \\")]
+    InvalidEscapeToken(String),
+    #[error("when using JSON array syntax, arrays must be comprised of strings only")]
+    JsonNotStringArray,
+    #[error("{0} must have two arguments")]
+    MissingValue(&'static str),
+    #[error("Syntax error - can't find = in {}. Must be of the form: name=value", crate::quote::go_quote(.0))]
+    MissingEquals(String),
+    #[error("unterminated heredoc")]
+    UnterminatedHeredoc,
+    #[error("{0}")]
+    Heredoc(ExpandError),
+    #[error("{0}")]
+    Instruction(#[from] crate::instructions::InstructionError),
+}
+
+impl Error {
+    pub(crate) fn new(span: Span, kind: ErrorKind) -> Self {
+        Error { span, kind }
+    }
+
+    /// Renders the error as a compiler would: `FILE:LINE:COL: message`, then
+    /// the offending source lines with a caret under the column when known.
+    pub fn render(&self, file: &str, source: &[u8]) -> String {
+        crate::render::render_diagnostic(file, source, self.span, &self.kind.to_string())
+    }
+}

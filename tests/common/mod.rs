@@ -1,0 +1,41 @@
+//! Helpers for the end-to-end tests: they run the real `rdock` binary that
+//! cargo builds for these tests (`CARGO_BIN_EXE_rdock`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `rdock` binary under test.
+pub fn rdock_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rdock"))
+}
+
+/// Runs `rdock ARGS` or, with `name`, the binary through a symlink of that
+/// name, the way `rbuild` and `rrun` are installed.
+pub fn run(name: Option<&str>, args: &[&str]) -> Output {
+    let bin = match name {
+        None => rdock_bin(),
+        Some(name) => {
+            let dir = std::env::temp_dir().join(format!("rdock-e2e-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let link = dir.join(name);
+            if !link.exists() {
+                std::os::unix::fs::symlink(rdock_bin(), &link).expect("symlink");
+            }
+            link
+        }
+    };
+    Command::new(&bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
+}
+
+/// A path under `fixtures/`.
+pub fn fixture(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
