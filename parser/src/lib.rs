@@ -8,10 +8,13 @@
 //! variables and splits words exactly as BuildKit's lexer does. No I/O.
 
 mod ast;
+pub mod checks;
 pub mod conformance;
+pub mod dockerignore;
 mod error;
 mod quote;
 mod render;
+pub mod platform;
 pub mod shell;
 mod syntax;
 
@@ -19,5 +22,6 @@ pub mod instructions;
 
 pub use ast::{Args, Directive, Dockerfile, Heredoc, KeyValue, Node, ParseWarning, Position, Span};
 pub use error::{Error, ErrorKind, Result};
+pub use platform::Platform;
 pub use quote::go_quote;
 pub use syntax::{parse, parse_heredoc};

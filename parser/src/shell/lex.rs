@@ -1,4 +1,4 @@
-//! The scanner behind [`Lexer`](super::Lexer): one pass over a word that
+//! The scanner behind [`Lexer`]: one pass over a word that
 //! removes quotes and escapes, expands `$name` / `${...}`, and splits the
 //! result into words.
 //!
@@ -338,9 +338,7 @@ impl<'a> Scan<'a> {
     ) -> Result<String, ExpandError> {
         match self.process_until(Some(stop), raw_escapes) {
             Ok(processed) => Ok(processed.result),
-            Err(ExpandError::NestingTooDeep { limit }) => {
-                Err(ExpandError::NestingTooDeep { limit })
-            }
+            Err(err @ ExpandError::NestingTooDeep { .. }) => Err(err),
             Err(_) if self.at_end() => Err(at_end_error),
             Err(err) => Err(err),
         }
@@ -348,18 +346,13 @@ impl<'a> Scan<'a> {
 
     /// `$name`, `${name}` and `${name<op>word}`.
     fn process_dollar(&mut self) -> Result<String, ExpandError> {
-        let skip_unset = self.lexer.skip_unset_env;
         self.pos += 1;
         if self.peek() != Some('{') {
             let name = self.process_name();
             if name.is_empty() {
                 return Ok("$".to_owned());
             }
-            return Ok(match self.get_env(&name) {
-                Some(value) => value,
-                None if skip_unset => format!("${name}"),
-                None => String::new(),
-            });
+            return Ok(self.plain_reference(name, false));
         }
         self.pos += 1;
         match self.peek() {
@@ -370,85 +363,135 @@ impl<'a> Scan<'a> {
         let name = self.process_name();
         let op = self.next();
         // Go's end-of-input marker prints as U+FFFD.
-        let mut modifier = String::from(op.unwrap_or(char::REPLACEMENT_CHARACTER));
+        let modifier = String::from(op.unwrap_or(char::REPLACEMENT_CHARACTER));
         match op {
-            Some('}') => Ok(match self.get_env(&name) {
-                Some(value) => value,
-                None if skip_unset => format!("${{{name}}}"),
-                None => String::new(),
-            }),
-            Some(':' | '+' | '-' | '?' | '#' | '%') => {
-                let mut op = op;
-                let null_is_unset = op == Some(':');
-                if null_is_unset {
-                    op = self.next();
-                    modifier.push(op.unwrap_or(char::REPLACEMENT_CHARACTER));
-                }
-                let is_pattern = matches!(op, Some('#' | '%'));
-                if null_is_unset && is_pattern {
-                    return Err(ExpandError::UnsupportedModifier { modifier });
-                }
-                let word = self.operand('}', is_pattern, ExpandError::MissingBrace)?;
-                let value = self.get_env(&name);
-                if skip_unset && value.is_none() {
-                    return Ok(format!("${{{name}{modifier}{word}}}"));
-                }
-                let unset = value
-                    .as_deref()
-                    .is_none_or(|v| null_is_unset && v.is_empty());
-                match op {
-                    Some('-') => Ok(if unset {
-                        word
-                    } else {
-                        value.unwrap_or_default()
-                    }),
-                    Some('+') => Ok(if unset { String::new() } else { word }),
-                    Some('?') => match value {
-                        Some(value) if !unset => Ok(value),
-                        _ => {
-                            let message = if !word.is_empty() {
-                                word
-                            } else if value.is_none() {
-                                "is not allowed to be unset".to_owned()
-                            } else {
-                                "is not allowed to be empty".to_owned()
-                            };
-                            Err(ExpandError::RequiredVariable { name, message })
-                        }
-                    },
-                    Some(op @ ('#' | '%')) => {
-                        let value = value.unwrap_or_default();
-                        let (greedy, pat) = match word.strip_prefix(op) {
-                            Some(rest) => (true, rest),
-                            None => (false, word.as_str()),
-                        };
-                        if op == '%' {
-                            pattern::trim_suffix(pat, &value, greedy)
-                        } else {
-                            pattern::trim_prefix(pat, &value, greedy)
-                        }
-                    }
-                    _ => Err(ExpandError::UnsupportedModifier { modifier }),
-                }
-            }
-            Some('/') => {
-                let all = self.peek() == Some('/');
-                if all {
-                    self.pos += 1;
-                }
-                let pat = self.operand('/', true, ExpandError::MissingSlash)?;
-                let replacement = self.operand('}', true, ExpandError::MissingBrace)?;
-                match self.get_env(&name) {
-                    // BuildKit writes the unexpanded form back with a single
-                    // `/` even for `//`.
-                    None if skip_unset => Ok(format!("${{{name}/{pat}/{replacement}}}")),
-                    value => {
-                        let value = value.unwrap_or_default();
-                        pattern::replace(&value, &pat, &replacement, all)
-                    }
-                }
-            }
+            Some('}') => Ok(self.plain_reference(name, true)),
+            Some(':' | '+' | '-' | '?' | '#' | '%') => self.expand_operator(name, op, modifier),
+            Some('/') => self.expand_replace(name),
             _ => Err(ExpandError::UnsupportedModifier { modifier }),
+        }
+    }
+
+    /// The value of `$name` (or `${name}` when `braced`).
+    fn plain_reference(&mut self, name: String, braced: bool) -> String {
+        match self.get_env(&name) {
+            Some(value) => value,
+            None if self.lexer.skip_unset_env && braced => format!("${{{name}}}"),
+            None if self.lexer.skip_unset_env => format!("${name}"),
+            None => String::new(),
+        }
+    }
+
+    // The operand scans below recurse; the work after them is kept in
+    // separate functions so that each level of nesting costs little stack.
+
+    /// `${name<op>word}` for the `-` `+` `?` `#` `%` operators, each
+    /// optionally after `:`. `op` was just read; `modifier` is its text.
+    fn expand_operator(
+        &mut self,
+        name: String,
+        op: Option<char>,
+        mut modifier: String,
+    ) -> Result<String, ExpandError> {
+        let mut op = op;
+        let null_is_unset = op == Some(':');
+        if null_is_unset {
+            op = self.next();
+            modifier.push(op.unwrap_or(char::REPLACEMENT_CHARACTER));
+        }
+        let is_pattern = matches!(op, Some('#' | '%'));
+        if null_is_unset && is_pattern {
+            return Err(ExpandError::UnsupportedModifier { modifier });
+        }
+        let word = self.operand('}', is_pattern, ExpandError::MissingBrace)?;
+        let value = self.get_env(&name);
+        if self.lexer.skip_unset_env && value.is_none() {
+            return Ok(format!("${{{name}{modifier}{word}}}"));
+        }
+        let op = Operator {
+            name,
+            modifier,
+            op,
+            null_is_unset,
+        };
+        op.apply(value, word)
+    }
+
+    /// `${name/pattern/replacement}` and `${name//pattern/replacement}`; the
+    /// first `/` was just read.
+    fn expand_replace(&mut self, name: String) -> Result<String, ExpandError> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.pos += 1;
+        }
+        let pat = self.operand('/', true, ExpandError::MissingSlash)?;
+        let replacement = self.operand('}', true, ExpandError::MissingBrace)?;
+        match self.get_env(&name) {
+            // BuildKit writes the unexpanded form back with a single `/`,
+            // even for `//`.
+            None if self.lexer.skip_unset_env => Ok(format!("${{{name}/{pat}/{replacement}}}")),
+            value => pattern::replace(&value.unwrap_or_default(), &pat, &replacement, all),
+        }
+    }
+}
+
+/// A parsed `${name<op>word}` operator.
+struct Operator {
+    name: String,
+    /// The operator text, for error messages.
+    modifier: String,
+    /// The operator character after any `:` (`None` at end of input).
+    op: Option<char>,
+    /// Whether `:` made an empty value count as unset.
+    null_is_unset: bool,
+}
+
+impl Operator {
+    /// Applies the operator to the variable's value (`None` if unset) and
+    /// the expanded operand `word`.
+    fn apply(self, value: Option<String>, word: String) -> Result<String, ExpandError> {
+        let unset = value
+            .as_deref()
+            .is_none_or(|v| self.null_is_unset && v.is_empty());
+        match self.op {
+            Some('-') => Ok(if unset {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
+            Some('+') => Ok(if unset { String::new() } else { word }),
+            Some('?') => match value {
+                Some(value) if !unset => Ok(value),
+                _ => {
+                    let message = if !word.is_empty() {
+                        word
+                    } else if value.is_none() {
+                        "is not allowed to be unset".to_owned()
+                    } else {
+                        "is not allowed to be empty".to_owned()
+                    };
+                    Err(ExpandError::RequiredVariable {
+                        name: self.name,
+                        message,
+                    })
+                }
+            },
+            Some(op @ ('#' | '%')) => {
+                let value = value.unwrap_or_default();
+                // A doubled operator (`##`, `%%`) asks for the longest match.
+                let (greedy, pat) = match word.strip_prefix(op) {
+                    Some(rest) => (true, rest),
+                    None => (false, word.as_str()),
+                };
+                if op == '%' {
+                    pattern::trim_suffix(pat, &value, greedy)
+                } else {
+                    pattern::trim_prefix(pat, &value, greedy)
+                }
+            }
+            _ => Err(ExpandError::UnsupportedModifier {
+                modifier: self.modifier,
+            }),
         }
     }
 }

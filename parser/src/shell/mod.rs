@@ -43,7 +43,7 @@ pub use error::ExpandError;
 /// How deeply `${...}` operands may nest (`${a:-${b:-...}}`) before
 /// [`ExpandError::NestingTooDeep`] is returned. BuildKit has no limit; this
 /// one only exists so that no input can overflow the stack.
-pub const MAX_NESTING: usize = 200;
+pub const MAX_NESTING: usize = 100;
 
 /// Variables visible to expansion.
 ///

@@ -41,37 +41,6 @@ fn in_table(table: &[(u32, u32)], ch: char) -> bool {
         .is_ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_are_sorted_and_disjoint() {
-        for table in [LETTER, DIGIT] {
-            for pair in table.windows(2) {
-                assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0);
-            }
-        }
-    }
-
-    #[test]
-    fn classes_follow_general_category() {
-        for ch in ['a', 'Z', 'ª', 'µ', 'é', 'ß', 'ǅ', 'ʰ', '한', '國', 'ا', 'क'] {
-            assert!(is_letter(ch), "{ch:?} is a letter");
-        }
-        // Combining vowel sign (Mc), letter number (Nl), other number (No).
-        for ch in ['\u{093F}', 'Ⅻ', '½', '²', '_', '1', '٣', ' '] {
-            assert!(!is_letter(ch), "{ch:?} is not a letter");
-        }
-        for ch in ['0', '9', '٣', '९', '𝟘'] {
-            assert!(is_digit(ch), "{ch:?} is a digit");
-        }
-        for ch in ['²', '½', 'Ⅻ', 'a', '〇'] {
-            assert!(!is_digit(ch), "{ch:?} is not a digit");
-        }
-    }
-}
-
 // Generated from UnicodeData 15.0.0: maximal ranges of code points per class.
 #[rustfmt::skip]
 pub(super) static LETTER: &[(u32, u32)] = &[
@@ -261,3 +230,34 @@ pub(super) static DIGIT: &[(u32, u32)] = &[
     (0x16AC0, 0x16AC9), (0x16B50, 0x16B59), (0x1D7CE, 0x1D7FF), (0x1E140, 0x1E149),
     (0x1E2F0, 0x1E2F9), (0x1E4F0, 0x1E4F9), (0x1E950, 0x1E959), (0x1FBF0, 0x1FBF9),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_and_disjoint() {
+        for table in [LETTER, DIGIT] {
+            for pair in table.windows(2) {
+                assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0);
+            }
+        }
+    }
+
+    #[test]
+    fn classes_follow_general_category() {
+        for ch in ['a', 'Z', 'ª', 'µ', 'é', 'ß', 'ǅ', 'ʰ', '한', '國', 'ا', 'क'] {
+            assert!(is_letter(ch), "{ch:?} is a letter");
+        }
+        // Combining vowel sign (Mc), letter number (Nl), other number (No).
+        for ch in ['\u{093F}', 'Ⅻ', '½', '²', '_', '1', '٣', ' '] {
+            assert!(!is_letter(ch), "{ch:?} is not a letter");
+        }
+        for ch in ['0', '9', '٣', '९', '𝟘'] {
+            assert!(is_digit(ch), "{ch:?} is a digit");
+        }
+        for ch in ['²', '½', 'Ⅻ', 'a', '〇'] {
+            assert!(!is_digit(ch), "{ch:?} is not a digit");
+        }
+    }
+}

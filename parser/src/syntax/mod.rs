@@ -47,23 +47,20 @@ pub fn parse(src: &[u8]) -> Result<Dockerfile, Error> {
             }
         }
         let line = trim_leading_space(trim_newline(raw));
-        match directive_parser.parse_line(&String::from_utf8_lossy(line))? {
-            Some(d) => {
-                comments.pop();
-                if d.name == "escape" {
-                    escape = match d.value.as_str() {
-                        "\\" => b'\\',
-                        "`" => b'`',
-                        other => {
-                            return Err(Error::new(
-                                Span::lines(current + 1, current + 1),
-                                ErrorKind::InvalidEscapeToken(other.to_string()),
-                            ))
-                        }
-                    };
-                }
+        if let Some(d) = directive_parser.parse_line(&String::from_utf8_lossy(line))? {
+            comments.pop();
+            if d.name == "escape" {
+                escape = match d.value.as_str() {
+                    "\\" => b'\\',
+                    "`" => b'`',
+                    other => {
+                        return Err(Error::new(
+                            Span::lines(current + 1, current + 1),
+                            ErrorKind::InvalidEscapeToken(other.to_string()),
+                        ))
+                    }
+                };
             }
-            None => {}
         }
         current += 1;
         let line: &[u8] = if is_comment(line) { &[] } else { line };
