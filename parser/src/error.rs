@@ -41,6 +41,30 @@ pub enum ErrorKind {
     Heredoc(ExpandError),
     #[error("{0}")]
     Instruction(#[from] crate::instructions::InstructionError),
+    #[error("failed to parse check options: {0}")]
+    CheckConfig(crate::checks::CheckConfigError),
+    #[error("{0}")]
+    Expansion(ExpandError),
+    #[error("base name ({0}) should not be blank")]
+    BlankBaseName(String),
+    #[error("empty platform value from expression {0}")]
+    EmptyPlatform(String),
+    #[error("failed to parse platform {expression}: {source}")]
+    BadPlatform {
+        expression: String,
+        source: crate::platform::PlatformError,
+    },
+    #[error("target stage {} could not be found{}", crate::quote::go_quote(.target), .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    UnknownTarget {
+        target: String,
+        suggestion: Option<String>,
+    },
+    #[error("cannot copy from stage {}, it needs to be defined before current stage {}", crate::quote::go_quote(.from), crate::quote::go_quote(.stage))]
+    CopyFromLaterStage { from: String, stage: String },
+    #[error("invalid stage index {0}")]
+    StageIndex(String),
+    #[error("{0}")]
+    InvalidPort(String),
 }
 
 impl Error {

@@ -15,6 +15,7 @@ mod error;
 mod quote;
 mod render;
 pub mod platform;
+pub mod scope;
 pub mod shell;
 mod syntax;
 

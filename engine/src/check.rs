@@ -1,0 +1,119 @@
+//! `rbuild --check`: the Dockerfile's build checks, without building.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rdock_parser::checks::{self, CheckOptions, CheckReport};
+use rdock_parser::dockerignore::{read_patterns, PatternMatcher};
+
+use crate::error::{Error, Result};
+
+/// A build as the user asked for it, validated.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile (default: `context/Dockerfile`).
+    pub dockerfile: Option<PathBuf>,
+    pub target: Option<String>,
+    /// `--build-arg` values; a bare `NAME` takes the value from `env`.
+    pub build_args: Vec<String>,
+}
+
+impl BuildRequest {
+    pub fn dockerfile_path(&self) -> PathBuf {
+        self.dockerfile.clone().unwrap_or_else(|| self.context.join("Dockerfile"))
+    }
+
+    /// `NAME=VALUE` pairs; `NAME` alone is taken from `env` or left out.
+    pub fn build_arg_map(&self, env: impl Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for a in &self.build_args {
+            match a.split_once('=') {
+                Some(("", _)) => return Err(Error::BuildArg(a.clone())),
+                Some((k, v)) => {
+                    out.insert(k.to_string(), v.to_string());
+                }
+                None if a.is_empty() => return Err(Error::BuildArg(a.clone())),
+                None => {
+                    if let Some(v) = env(a) {
+                        out.insert(a.clone(), v);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The Dockerfile that was checked and what the checks found.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    pub dockerfile: PathBuf,
+    pub source: Vec<u8>,
+    pub report: CheckReport,
+}
+
+/// Runs the build checks of `req`.
+pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
+    let path = req.dockerfile_path();
+    let source = std::fs::read(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    let matcher = read_ignore(&req.context, &path)?;
+    let opts = CheckOptions {
+        build_args: req.build_arg_map(|k| std::env::var(k).ok())?,
+        target: req.target.clone(),
+        dockerignore: matcher.as_ref(),
+        ..CheckOptions::default()
+    };
+    let shown = path.display().to_string();
+    let report = rdock_parser::parse(&source)
+        .and_then(|df| checks::check(&df, &opts))
+        .map_err(|e| Error::Dockerfile { rendered: e.render(&shown, &source), source: e })?;
+    Ok(CheckOutcome { dockerfile: path, source, report })
+}
+
+/// The context's ignore rules: `<Dockerfile>.dockerignore` beside the
+/// Dockerfile first, then `.dockerignore` at the context root.
+fn read_ignore(context: &Path, dockerfile: &Path) -> Result<Option<PatternMatcher>> {
+    let mut candidates = Vec::new();
+    if let Some(name) = dockerfile.file_name() {
+        let mut n = name.to_os_string();
+        n.push(".dockerignore");
+        candidates.push(dockerfile.with_file_name(n));
+    }
+    candidates.push(context.join(".dockerignore"));
+    for p in candidates {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => {
+                let m = PatternMatcher::new(&read_patterns(&text))
+                    .map_err(|source| Error::Dockerignore { path: p.clone(), source })?;
+                return Ok(Some(m));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::Read { path: p, source }),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args() {
+        let req = BuildRequest {
+            context: ".".into(),
+            dockerfile: None,
+            target: None,
+            build_args: vec!["A=1".into(), "B".into(), "C".into(), "D=".into()],
+        };
+        let m = req.build_arg_map(|k| (k == "B").then(|| "env".to_string())).unwrap();
+        assert_eq!(m.get("A").map(String::as_str), Some("1"));
+        assert_eq!(m.get("B").map(String::as_str), Some("env"));
+        assert!(!m.contains_key("C"));
+        assert_eq!(m.get("D").map(String::as_str), Some(""));
+        let bad = BuildRequest { build_args: vec!["=x".into()], ..req };
+        assert!(bad.build_arg_map(|_| None).is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! The engine's error type.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{rendered}")]
+    Dockerfile {
+        /// The parser's error, rendered with file, line and source.
+        rendered: String,
+        source: rdock_parser::Error,
+    },
+    #[error("{path}: {source}")]
+    Dockerignore {
+        path: PathBuf,
+        source: rdock_parser::dockerignore::PatternError,
+    },
+    #[error("invalid --build-arg {0:?}: expected NAME=VALUE or NAME")]
+    BuildArg(String),
+}
