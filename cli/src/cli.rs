@@ -21,9 +21,20 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile (also run as `rbuild`)
     Build(BuildArgs),
+    /// Run a command in a new container (also run as `rrun`)
+    Run(RunArgs),
     /// Developer tools
     #[command(subcommand)]
     Debug(DebugCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,5 +118,14 @@ mod tests {
         assert!(matches!(cli.command, Command::Build(ref b) if b.tags == ["x"]));
         let a = with_alias(vec!["rdock".into(), "build".into(), ".".into()]);
         assert_eq!(a.len(), 3);
+        let cli = Cli::parse_from(with_alias(vec![
+            "rrun".into(),
+            "img".into(),
+            "ls".into(),
+            "-l".into(),
+        ]));
+        assert!(
+            matches!(cli.command, Command::Run(ref r) if r.image == "img" && r.command == ["ls", "-l"])
+        );
     }
 }

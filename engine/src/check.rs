@@ -22,11 +22,16 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     pub fn dockerfile_path(&self) -> PathBuf {
-        self.dockerfile.clone().unwrap_or_else(|| self.context.join("Dockerfile"))
+        self.dockerfile
+            .clone()
+            .unwrap_or_else(|| self.context.join("Dockerfile"))
     }
 
     /// `NAME=VALUE` pairs; `NAME` alone is taken from `env` or left out.
-    pub fn build_arg_map(&self, env: impl Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>> {
+    pub fn build_arg_map(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         for a in &self.build_args {
             match a.split_once('=') {
@@ -57,7 +62,10 @@ pub struct CheckOutcome {
 /// Runs the build checks of `req`.
 pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
     let path = req.dockerfile_path();
-    let source = std::fs::read(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    let source = std::fs::read(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
     let matcher = read_ignore(&req.context, &path)?;
     let opts = CheckOptions {
         build_args: req.build_arg_map(|k| std::env::var(k).ok())?,
@@ -68,8 +76,15 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
     let shown = path.display().to_string();
     let report = rdock_parser::parse(&source)
         .and_then(|df| checks::check(&df, &opts))
-        .map_err(|e| Error::Dockerfile { rendered: e.render(&shown, &source), source: e })?;
-    Ok(CheckOutcome { dockerfile: path, source, report })
+        .map_err(|e| Error::Dockerfile {
+            rendered: e.render(&shown, &source),
+            error: e,
+        })?;
+    Ok(CheckOutcome {
+        dockerfile: path,
+        source,
+        report,
+    })
 }
 
 /// The context's ignore rules: `<Dockerfile>.dockerignore` beside the
@@ -85,8 +100,12 @@ fn read_ignore(context: &Path, dockerfile: &Path) -> Result<Option<PatternMatche
     for p in candidates {
         match std::fs::read_to_string(&p) {
             Ok(text) => {
-                let m = PatternMatcher::new(&read_patterns(&text))
-                    .map_err(|source| Error::Dockerignore { path: p.clone(), source })?;
+                let m = PatternMatcher::new(&read_patterns(&text)).map_err(|source| {
+                    Error::Dockerignore {
+                        path: p.clone(),
+                        source,
+                    }
+                })?;
                 return Ok(Some(m));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -108,12 +127,17 @@ mod tests {
             target: None,
             build_args: vec!["A=1".into(), "B".into(), "C".into(), "D=".into()],
         };
-        let m = req.build_arg_map(|k| (k == "B").then(|| "env".to_string())).unwrap();
+        let m = req
+            .build_arg_map(|k| (k == "B").then(|| "env".to_string()))
+            .unwrap();
         assert_eq!(m.get("A").map(String::as_str), Some("1"));
         assert_eq!(m.get("B").map(String::as_str), Some("env"));
         assert!(!m.contains_key("C"));
         assert_eq!(m.get("D").map(String::as_str), Some(""));
-        let bad = BuildRequest { build_args: vec!["=x".into()], ..req };
+        let bad = BuildRequest {
+            build_args: vec!["=x".into()],
+            ..req
+        };
         assert!(bad.build_arg_map(|_| None).is_err());
     }
 }

@@ -6,7 +6,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("reading {path}: {source}")]
+    #[error("reading {}", .path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -15,9 +15,10 @@ pub enum Error {
     Dockerfile {
         /// The parser's error, rendered with file, line and source.
         rendered: String,
-        source: rdock_parser::Error,
+        /// The error itself (not a `source`: `rendered` already says it all).
+        error: rdock_parser::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("reading ignore rules in {}", .path.display())]
     Dockerignore {
         path: PathBuf,
         source: rdock_parser::dockerignore::PatternError,

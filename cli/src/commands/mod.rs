@@ -11,6 +11,10 @@ use crate::cli::{Cli, Command, DebugCommand};
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Run(args) => anyhow::bail!(
+            "cannot run {}: running containers is not available in this version yet",
+            args.image
+        ),
         Command::Debug(DebugCommand::Parse { json, file }) => debug::parse(&file, json),
     }
 }
