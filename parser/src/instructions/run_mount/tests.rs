@@ -1,3 +1,5 @@
+//! Unit tests of `--mount` parsing: defaults, every option, every error.
+
 use super::*;
 
 fn mount(spec: &str) -> Mount {
