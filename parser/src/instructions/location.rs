@@ -16,7 +16,7 @@ pub(super) fn error_at(node: &Node, failure: Failure) -> Error {
         failure
             .flag
             .and_then(|i| flag_columns(node, i))
-            .map_or(node.span, |(start, end)| {
+            .map_or(Span::lines(node.span.start.line, node.span.end.line), |(start, end)| {
                 let column = node.span.start.column;
                 Span::at(node.span.start.line, column + start, column + end)
             });

@@ -47,6 +47,7 @@ pub fn parse(src: &[u8]) -> Result<Dockerfile, Error> {
             }
         }
         let line = trim_leading_space(trim_newline(raw));
+        let indent = trim_newline(raw).len() - line.len();
         if let Some(d) = directive_parser.parse_line(&String::from_utf8_lossy(line))? {
             comments.pop();
             if d.name == "escape" {
@@ -132,6 +133,8 @@ pub fn parse(src: &[u8]) -> Result<Dockerfile, Error> {
             }
         }
         node.span = Span::lines(start, current);
+        // Where the keyword starts, so errors can point into the line.
+        node.span.start.column = indent;
         nodes.push(node);
     }
 
