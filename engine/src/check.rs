@@ -78,7 +78,7 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
         .and_then(|df| checks::check(&df, &opts))
         .map_err(|e| Error::Dockerfile {
             rendered: e.render(&shown, &source),
-            error: e,
+            error: Box::new(e),
         })?;
     Ok(CheckOutcome {
         dockerfile: path,

@@ -16,7 +16,7 @@ pub enum Error {
         /// The parser's error, rendered with file, line and source.
         rendered: String,
         /// The error itself (not a `source`: `rendered` already says it all).
-        error: rdock_parser::Error,
+        error: Box<rdock_parser::Error>,
     },
     #[error("reading ignore rules in {}", .path.display())]
     Dockerignore {
