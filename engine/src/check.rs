@@ -51,7 +51,8 @@ impl BuildRequest {
     }
 }
 
-/// The Dockerfile that was checked and what the checks found.
+/// The Dockerfile that was checked and what the checks found (with the
+/// error that would stop the build, if any, in `report.error`).
 #[derive(Debug)]
 pub struct CheckOutcome {
     pub dockerfile: PathBuf,
@@ -74,12 +75,12 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
         ..CheckOptions::default()
     };
     let shown = path.display().to_string();
-    let report = rdock_parser::parse(&source)
-        .and_then(|df| checks::check(&df, &opts))
-        .map_err(|e| Error::Dockerfile {
-            rendered: e.render(&shown, &source),
-            error: Box::new(e),
-        })?;
+    let df = rdock_parser::parse(&source).map_err(|e| Error::Dockerfile {
+        rendered: e.render(&shown, &source),
+        error: Box::new(e),
+    })?;
+    // Findings made before a build error are kept, as BuildKit's lint does.
+    let report = checks::lint(&df, &opts);
     Ok(CheckOutcome {
         dockerfile: path,
         source,

@@ -47,12 +47,19 @@ pub enum ErrorKind {
     Expansion(ExpandError),
     #[error("base name ({0}) should not be blank")]
     BlankBaseName(String),
-    #[error("empty platform value from expression {0}")]
-    EmptyPlatform(String),
-    #[error("failed to parse platform {expression}: {source}")]
+    #[error("failed to parse build-arg:BUILDKIT_DOCKERFILE_CHECK: {0}")]
+    CheckConfigArg(crate::checks::CheckConfigError),
+    #[error("empty platform value from expression {expression}{}", .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    EmptyPlatform {
+        expression: String,
+        /// A declared ARG close to an undefined one the expression uses.
+        suggestion: Option<String>,
+    },
+    #[error("failed to parse platform {expression}: {source}{}", .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
     BadPlatform {
         expression: String,
-        source: crate::platform::PlatformError,
+        source: Box<crate::platform::PlatformError>,
+        suggestion: Option<String>,
     },
     #[error("target stage {} could not be found{}", crate::quote::go_quote(.target), .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
     UnknownTarget {
@@ -63,6 +70,10 @@ pub enum ErrorKind {
     CopyFromLaterStage { from: String, stage: String },
     #[error("invalid stage index {0}")]
     StageIndex(String),
+    #[error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")]
+    CopyFromVariable,
+    #[error("circular dependency detected on stage: {0}")]
+    CircularDependency(String),
     #[error("{0}")]
     InvalidPort(String),
 }

@@ -12,11 +12,12 @@ pub mod checks;
 pub mod conformance;
 pub mod dockerignore;
 mod error;
+pub mod platform;
 mod quote;
 mod render;
-pub mod platform;
 pub mod scope;
 pub mod shell;
+mod suggest;
 mod syntax;
 
 pub mod instructions;

@@ -16,7 +16,10 @@ pub struct EnvList {
 
 impl EnvList {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
@@ -68,7 +71,11 @@ pub fn default_args(
     overrides: &BTreeMap<String, String>,
     target_stage: &str,
 ) -> EnvList {
-    let stage = if target_stage.is_empty() { "default" } else { target_stage };
+    let stage = if target_stage.is_empty() {
+        "default"
+    } else {
+        target_stage
+    };
     let defaults = [
         ("BUILDPLATFORM", build.to_string()),
         ("BUILDOS", build.os.clone()),

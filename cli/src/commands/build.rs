@@ -19,6 +19,9 @@ pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let shown = outcome.dockerfile.display().to_string();
     let mut out = std::io::stdout().lock();
     out.write_all(outcome.report.render(&shown, &outcome.source).as_bytes())?;
+    if let Some(err) = &outcome.report.error {
+        anyhow::bail!("{}", err.render(&shown, &outcome.source));
+    }
     if let Some(violation) = outcome.report.violation() {
         anyhow::bail!("{violation}");
     }

@@ -22,7 +22,7 @@ pub struct CheckConfig {
 pub enum CheckConfigError {
     #[error("invalid check option {}", crate::go_quote(.0))]
     InvalidOption(String),
-    #[error("failed to parse check option {}: invalid boolean {}", crate::go_quote(.0), crate::go_quote(.1))]
+    #[error("failed to parse check option {}: strconv.ParseBool: parsing {}: invalid syntax", crate::go_quote(.0), crate::go_quote(.1))]
     InvalidBool(String, String),
 }
 
@@ -39,15 +39,21 @@ impl CheckConfig {
                 return Err(CheckConfigError::InvalidOption(part.to_string()));
             };
             let v = v.trim();
-            let list = || v.split(',').map(|r| r.trim().to_string()).collect::<BTreeSet<_>>();
+            let list = || {
+                v.split(',')
+                    .map(|r| r.trim().to_string())
+                    .collect::<BTreeSet<_>>()
+            };
             match k.trim() {
                 "skip" if v == "all" => cfg.skip_all = true,
                 "skip" => cfg.skip = list(),
                 "experimental" if v == "all" => cfg.experimental_all = true,
                 "experimental" => cfg.experimental = list(),
-                "error" => cfg.error = parse_go_bool(v).ok_or_else(|| {
-                    CheckConfigError::InvalidBool(part.to_string(), v.to_string())
-                })?,
+                "error" => {
+                    cfg.error = parse_go_bool(v).ok_or_else(|| {
+                        CheckConfigError::InvalidBool(part.to_string(), v.to_string())
+                    })?
+                }
                 other => return Err(CheckConfigError::InvalidOption(other.to_string())),
             }
         }
@@ -67,10 +73,9 @@ impl CheckConfig {
     /// comment lines above an instruction), if any. A bad one is ignored.
     pub fn merged_with_comments(&self, comments: &[String]) -> CheckConfig {
         for c in comments {
-            let Some(rest) = c.trim_start().strip_prefix("check") else { continue };
-            let Some(v) = rest.trim_start().strip_prefix('=') else { continue };
-            let v = v.trim();
-            let v = v.split(' ').next().unwrap_or("");
+            let Some(v) = check_comment_value(c) else {
+                continue;
+            };
             let Ok(other) = CheckConfig::parse(v) else {
                 return self.clone();
             };
@@ -83,6 +88,25 @@ impl CheckConfig {
         }
         self.clone()
     }
+}
+
+/// The value of a `check=VALUE` comment up to its first space (what follows
+/// is free text), or `None` when the comment is not one. The name is matched
+/// without regard to case, as directive names are.
+fn check_comment_value(comment: &str) -> Option<&str> {
+    let c = comment.trim_start();
+    let name_len = c
+        .char_indices()
+        .find(|(i, ch)| !(ch.is_ascii_alphabetic() || (*i > 0 && ch.is_ascii_digit())))
+        .map_or(c.len(), |(i, _)| i);
+    if !c[..name_len].eq_ignore_ascii_case("check") {
+        return None;
+    }
+    let value = c[name_len..].trim_start().strip_prefix('=')?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    Some(value.split(' ').next().unwrap_or(""))
 }
 
 /// Go's `strconv.ParseBool`.
@@ -113,7 +137,10 @@ mod tests {
             CheckConfig::parse("bogus").unwrap_err().to_string(),
             "invalid check option \"bogus\""
         );
-        assert!(CheckConfig::parse("error=maybe").is_err());
+        assert_eq!(
+            CheckConfig::parse("error=maybe").unwrap_err().to_string(),
+            "failed to parse check option \"error=maybe\": strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
         assert_eq!(CheckConfig::parse("  ").unwrap(), CheckConfig::default());
     }
 
@@ -124,5 +151,9 @@ mod tests {
         assert!(!m.enabled(Rule::UndefinedVar) && !m.enabled(Rule::JsonArgsRecommended));
         let same = base.merged_with_comments(&["just a comment".to_string()]);
         assert_eq!(same, base);
+        let upper = base.merged_with_comments(&["CHECK = skip=all // why".to_string()]);
+        assert!(upper.skip_all);
+        let other = base.merged_with_comments(&["checker=skip=all".to_string()]);
+        assert_eq!(other, base);
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::rules::Rule;
 use crate::ast::Span;
+use crate::error::{Error, ErrorKind};
 
 /// One finding: a rule broken at a place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,19 +22,49 @@ pub struct Finding {
 /// The result of checking a Dockerfile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
+    /// In the order the rules fired.
     pub findings: Vec<Finding>,
     /// Whether `# check=error=true` turns the findings into a failure.
     pub error_on_findings: bool,
+    /// The error that would stop the build, if any; the findings are those
+    /// reported before it, as BuildKit's lint request returns them.
+    #[serde(skip)]
+    pub error: Option<Error>,
 }
 
 impl CheckReport {
-    /// Findings sorted as BuildKit prints them (by line, then rule name).
+    /// A report of a Dockerfile that failed before any check ran.
+    pub fn failed(error: Error) -> Self {
+        CheckReport {
+            error: Some(error),
+            ..CheckReport::default()
+        }
+    }
+
+    /// Findings as BuildKit prints them: by start line, and in the order
+    /// they were reported within a line.
     pub fn sorted(&self) -> Vec<&Finding> {
         let mut v: Vec<&Finding> = self.findings.iter().collect();
-        v.sort_by(|a, b| {
-            (a.span.start.line, a.rule.name()).cmp(&(b.span.start.line, b.rule.name()))
-        });
+        v.sort_by_key(|f| f.span.start.line);
         v
+    }
+
+    /// The build error worded as BuildKit's lint result words it: errors
+    /// from reading an instruction say on which line.
+    pub fn error_message(&self) -> Option<String> {
+        let e = self.error.as_ref()?;
+        Some(match &e.kind {
+            ErrorKind::Instruction(crate::instructions::InstructionError::NoBuildStage) => {
+                e.kind.to_string()
+            }
+            ErrorKind::Instruction(_) => {
+                format!(
+                    "dockerfile parse error on line {}: {}",
+                    e.span.start.line, e.kind
+                )
+            }
+            kind => kind.to_string(),
+        })
     }
 
     /// The failure `error=true` makes of the findings, worded as BuildKit.
@@ -44,7 +75,10 @@ impl CheckReport {
         let mut names: Vec<&str> = self.findings.iter().map(|f| f.rule.name()).collect();
         names.sort_unstable();
         names.dedup();
-        Some(format!("lint violation found for rules: {}", names.join(", ")))
+        Some(format!(
+            "lint violation found for rules: {}",
+            names.join(", ")
+        ))
     }
 
     /// The summary line and every finding with its source excerpt.
@@ -60,7 +94,13 @@ impl CheckReport {
         let text = String::from_utf8_lossy(source);
         let lines: Vec<&str> = text.split('\n').collect();
         for f in self.sorted() {
-            let _ = write!(out, "\nWARNING: {} - {}\n{}\n", f.rule.name(), f.rule.url(), f.message);
+            let _ = write!(
+                out,
+                "\nWARNING: {} - {}\n{}\n",
+                f.rule.name(),
+                f.rule.url(),
+                f.message
+            );
             excerpt(&mut out, file, &lines, f.span);
         }
         out
@@ -96,7 +136,7 @@ fn excerpt(out: &mut String, file: &str, lines: &[&str], span: Span) {
         } else {
             "   "
         };
-        let _ = writeln!(out, " {i:>3} | {mark} {}", lines[i - 1].trim_end_matches('\r'));
+        let _ = writeln!(out, " {i:>3} | {mark} {}", lines[i - 1]);
     }
     out.push_str("--------------------\n");
 }
@@ -114,6 +154,7 @@ mod tests {
                 span: Span::lines(3, 3),
             }],
             error_on_findings: false,
+            error: None,
         };
         let src = b"FROM a\nRUN x\nCMD echo hi\n";
         let r = report.render("Dockerfile", src);

@@ -147,7 +147,10 @@ pub(crate) mod msg {
         format!("Command '{cmd}' should match the case of the command majority ({casing})")
     }
     pub fn duplicate_stage_name(name: &str) -> String {
-        format!("Duplicate stage name {}, stage names should be unique", crate::go_quote(name))
+        format!(
+            "Duplicate stage name {}, stage names should be unique",
+            crate::go_quote(name)
+        )
     }
     pub fn reserved_stage_name(name: &str) -> String {
         format!(
@@ -199,10 +202,16 @@ pub(crate) mod msg {
         format!("Default value for ARG {base} results in empty or invalid base image name")
     }
     pub fn const_platform(platform: &str) -> String {
-        format!("FROM --platform flag should not use constant value {}", crate::go_quote(platform))
+        format!(
+            "FROM --platform flag should not use constant value {}",
+            crate::go_quote(platform)
+        )
     }
     pub fn copy_ignored(cmd: &str, file: &str) -> String {
-        format!("Attempting to {cmd} file {} that is excluded by .dockerignore", crate::go_quote(file))
+        format!(
+            "Attempting to {cmd} file {} that is excluded by .dockerignore",
+            crate::go_quote(file)
+        )
     }
     pub fn invalid_description(instruction: &str, name: &str) -> String {
         format!("Comment for {instruction} should follow the format: `# {name} <description>`")
@@ -221,7 +230,10 @@ mod tests {
 
     #[test]
     fn names_and_urls() {
-        assert_eq!(Rule::from_name("JSONArgsRecommended"), Some(Rule::JsonArgsRecommended));
+        assert_eq!(
+            Rule::from_name("JSONArgsRecommended"),
+            Some(Rule::JsonArgsRecommended)
+        );
         assert_eq!(
             Rule::JsonArgsRecommended.url(),
             "https://docs.docker.com/go/dockerfile/rule/json-args-recommended/"

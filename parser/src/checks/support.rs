@@ -9,9 +9,15 @@ pub(crate) fn is_valid_reference(s: &str) -> bool {
         None => (s, None),
     };
     if let Some(d) = digest {
-        let Some((algo, hex)) = d.split_once(':') else { return false };
+        let Some((algo, hex)) = d.split_once(':') else {
+            return false;
+        };
         let algo_ok = !algo.is_empty()
-            && algo.split(['+', '.', '_', '-']).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+            && algo.split(['+', '.', '_', '-']).all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
         if !algo_ok || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return false;
         }
@@ -24,8 +30,15 @@ pub(crate) fn is_valid_reference(s: &str) -> bool {
     };
     if let Some(t) = tag {
         let mut cs = t.chars();
-        let first_ok = cs.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !first_ok || t.len() > 128 || !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        let first_ok = cs
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !first_ok
+            || t.len() > 128
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
             return false;
         }
     }
@@ -43,7 +56,10 @@ pub(crate) fn is_valid_reference(s: &str) -> bool {
 }
 
 fn looks_like_domain(s: &str) -> bool {
-    s.contains('.') || s.contains(':') || s == "localhost" || s.chars().any(|c| c.is_ascii_uppercase())
+    s.contains('.')
+        || s.contains(':')
+        || s == "localhost"
+        || s.chars().any(|c| c.is_ascii_uppercase())
 }
 
 fn valid_domain(s: &str) -> bool {
@@ -126,11 +142,22 @@ pub(crate) fn clean_path(p: &str) -> String {
 /// lists: a `_`-separated part of the name is one of them, case-insensitively).
 pub(crate) fn is_secret_name(key: &str) -> bool {
     const DENY: [&str; 10] = [
-        "apikey", "auth", "credential", "credentials", "key", "password", "pword", "passwd",
-        "secret", "token",
+        "apikey",
+        "auth",
+        "credential",
+        "credentials",
+        "key",
+        "password",
+        "pword",
+        "passwd",
+        "secret",
+        "token",
     ];
     const ALLOW: [&str; 3] = ["public", "file", "version"];
-    let has = |list: &[&str]| key.split('_').any(|part| list.iter().any(|t| part.eq_ignore_ascii_case(t)));
+    let has = |list: &[&str]| {
+        key.split('_')
+            .any(|part| list.iter().any(|t| part.eq_ignore_ascii_case(t)))
+    };
     has(&DENY) && !has(&ALLOW)
 }
 
@@ -156,12 +183,20 @@ pub(crate) fn parse_port(raw: &str) -> Result<PortSpec<'_>, String> {
     };
     let (port, proto) = container.split_once('/').unwrap_or((container, ""));
     if port.is_empty() {
-        return Err(format!("invalid port: {}: no port specified", crate::go_quote(raw)));
+        return Err(format!(
+            "invalid port: {}: no port specified",
+            crate::go_quote(raw)
+        ));
     }
     let proto = match proto.to_lowercase().as_str() {
         "" => "tcp",
         "tcp" | "udp" | "sctp" => proto,
-        _ => return Err(format!("invalid port: {}: invalid proto: {proto}", crate::go_quote(raw))),
+        _ => {
+            return Err(format!(
+                "invalid port: {}: invalid proto: {proto}",
+                crate::go_quote(raw)
+            ))
+        }
     };
     let range = |s: &str| -> Option<(u32, u32)> {
         let num = |x: &str| x.parse::<u32>().ok().filter(|p| *p <= 65535);
@@ -187,7 +222,11 @@ pub(crate) fn parse_port(raw: &str) -> Result<PortSpec<'_>, String> {
             ));
         }
     }
-    Ok(PortSpec { ip, host_port, proto })
+    Ok(PortSpec {
+        ip,
+        host_port,
+        proto,
+    })
 }
 
 #[cfg(test)]
@@ -203,7 +242,16 @@ mod tests {
         ] {
             assert!(is_valid_reference(ok), "{ok}");
         }
-        for bad in ["", ":latest", "Busybox", "a/", "img:", "img:-x", "a@sha256:xyz", "a//b"] {
+        for bad in [
+            "",
+            ":latest",
+            "Busybox",
+            "a/",
+            "img:",
+            "img:-x",
+            "a@sha256:xyz",
+            "a//b",
+        ] {
             assert!(!is_valid_reference(bad), "{bad}");
         }
     }

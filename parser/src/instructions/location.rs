@@ -12,14 +12,13 @@ use crate::error::{Error, ErrorKind};
 /// Wraps a failure into the crate error, pointing at the flag when the
 /// instruction is a single line.
 pub(super) fn error_at(node: &Node, failure: Failure) -> Error {
-    let span =
-        failure
-            .flag
-            .and_then(|i| flag_columns(node, i))
-            .map_or(Span::lines(node.span.start.line, node.span.end.line), |(start, end)| {
-                let column = node.span.start.column;
-                Span::at(node.span.start.line, column + start, column + end)
-            });
+    let span = failure.flag.and_then(|i| flag_columns(node, i)).map_or(
+        Span::lines(node.span.start.line, node.span.end.line),
+        |(start, end)| {
+            let column = node.span.start.column;
+            Span::at(node.span.start.line, column + start, column + end)
+        },
+    );
     Error {
         span,
         kind: ErrorKind::Instruction(failure.error),

@@ -17,32 +17,11 @@ impl Suggestion {
     /// false, the comparison ignores case and the hint follows the case of
     /// `value` (all lower, all upper, or the option as listed).
     pub fn search(value: &str, options: &[&str], case_sensitive: bool) -> Self {
-        let fold = |s: &str| {
-            if case_sensitive {
-                s.to_string()
-            } else {
-                s.to_lowercase()
-            }
-        };
-        let wanted = fold(value);
-        let mut best: Option<String> = None;
-        let mut best_distance = 3;
-        for option in options {
-            let candidate = fold(option);
-            if candidate == wanted {
-                return Suggestion(None);
-            }
-            let d = distance(&wanted, &candidate);
-            if d < best_distance {
-                best_distance = d;
-                best = Some(if case_sensitive {
-                    candidate
-                } else {
-                    follow_case(&candidate, value)
-                });
-            }
-        }
-        Suggestion(best)
+        Suggestion(crate::suggest::suggest(
+            value,
+            options.iter().copied(),
+            case_sensitive,
+        ))
     }
 }
 
@@ -55,45 +34,9 @@ impl fmt::Display for Suggestion {
     }
 }
 
-/// `candidate` (lower case) in the case style of `original`.
-fn follow_case(candidate: &str, original: &str) -> String {
-    if original == original.to_lowercase() {
-        candidate.to_lowercase()
-    } else if original == original.to_uppercase() {
-        candidate.to_uppercase()
-    } else {
-        candidate.to_string()
-    }
-}
-
-/// Edit distance between two strings, counted in characters.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut row = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != cb);
-            row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut row);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(distance("foo", "from"), 2);
-        assert_eq!(distance("", "abc"), 3);
-        assert_eq!(distance("kitten", "sitting"), 3);
-        assert_eq!(distance("ü", "u"), 1);
-    }
 
     #[test]
     fn hints() {

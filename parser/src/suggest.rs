@@ -3,8 +3,18 @@
 
 /// The option closest to `val` (distance below 3), or `None` when `val` is
 /// itself an option or nothing is close.
-pub fn suggest<'a>(val: &str, options: impl IntoIterator<Item = &'a str>, case_sensitive: bool) -> Option<String> {
-    let fold = |s: &str| if case_sensitive { s.to_string() } else { s.to_lowercase() };
+pub(crate) fn suggest<'a>(
+    val: &str,
+    options: impl IntoIterator<Item = &'a str>,
+    case_sensitive: bool,
+) -> Option<String> {
+    let fold = |s: &str| {
+        if case_sensitive {
+            s.to_string()
+        } else {
+            s.to_lowercase()
+        }
+    };
     let v = fold(val);
     let mut best: Option<String> = None;
     let mut min = 3;
@@ -16,7 +26,11 @@ pub fn suggest<'a>(val: &str, options: impl IntoIterator<Item = &'a str>, case_s
         let d = levenshtein(&v, &o);
         if d < min {
             min = d;
-            best = Some(if case_sensitive { o } else { match_case(&o, val) });
+            best = Some(if case_sensitive {
+                o
+            } else {
+                match_case(&o, val)
+            });
         }
     }
     best
@@ -33,7 +47,7 @@ fn match_case(val: &str, orig: &str) -> String {
 }
 
 /// Edit distance counted in characters.
-pub fn levenshtein(a: &str, b: &str) -> usize {
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -55,6 +69,9 @@ mod tests {
     #[test]
     fn suggests_close_names() {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("foo", "from"), 2);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("ü", "u"), 1);
         assert_eq!(suggest("HOMe", ["HOME", "PATH"], true), Some("HOME".into()));
         assert_eq!(suggest("HOME", ["HOME"], true), None);
         assert_eq!(suggest("XYZABC", ["HOME"], true), None);
