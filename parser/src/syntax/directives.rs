@@ -21,6 +21,11 @@ pub(crate) struct DirectiveParser {
 }
 
 impl DirectiveParser {
+    /// Whether scanning has ended (a line that is no directive was seen).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// Looks at the next line (newline and leading space already removed).
     /// Returns the directive it holds, if any.
     pub(crate) fn parse_line(&mut self, line: &str) -> Result<Option<&Directive>, Error> {

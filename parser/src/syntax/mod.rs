@@ -48,7 +48,13 @@ pub fn parse(src: &[u8]) -> Result<Dockerfile, Error> {
         }
         let line = trim_leading_space(trim_newline(raw));
         let indent = trim_newline(raw).len() - line.len();
-        if let Some(d) = directive_parser.parse_line(&String::from_utf8_lossy(line))? {
+        // Directives can only open the file: skip the UTF-8 check after that.
+        let directive = if directive_parser.is_done() {
+            None
+        } else {
+            directive_parser.parse_line(&String::from_utf8_lossy(line))?
+        };
+        if let Some(d) = directive {
             comments.pop();
             if d.name == "escape" {
                 escape = match d.value.as_str() {
