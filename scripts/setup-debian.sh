@@ -8,6 +8,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # Interop checks: skopeo reads the OCI layouts rdock writes.
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+# Test base images are made from the static busybox (one file, whole userland).
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -206,4 +206,64 @@ pub enum Error {
         /// The underlying error.
         source: io::Error,
     },
+    /// A layer media type this store cannot unpack.
+    #[error("unsupported layer media type {media_type:?}")]
+    UnsupportedMediaType {
+        /// The media type given.
+        media_type: String,
+    },
+    /// Reading or decompressing a layer stream failed (corrupt tar, gzip
+    /// or zstd data, or a failing source).
+    #[error("cannot read layer: {source}")]
+    ReadLayer {
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A layer entry is refused: it would escape the snapshot root, links
+    /// outside the layer, or is otherwise malformed. Nothing is committed.
+    #[error("refused layer entry {path:?}: {reason}")]
+    LayerEntry {
+        /// The entry's path as written in the tar.
+        path: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// Writing an entry into the snapshot folder failed.
+    #[error("cannot unpack layer entry to {path}: {source}")]
+    UnpackEntry {
+        /// The file being created, relative to the snapshot root.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The unpacked layer does not hash to the expected diff id.
+    #[error("layer diff id mismatch: expected {expected}, the tar hashes to {actual}")]
+    DiffIdMismatch {
+        /// The diff id the caller expected.
+        expected: Digest,
+        /// The sha256 of the uncompressed tar.
+        actual: Digest,
+    },
+    /// Reading a file of the directory being packed failed.
+    #[error("cannot pack {path}: {source}")]
+    PackFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A file of the directory being packed cannot be expressed in a layer.
+    #[error("cannot pack {path}: {reason}")]
+    PackUnsupported {
+        /// The file.
+        path: PathBuf,
+        /// What a tar layer cannot express.
+        reason: &'static str,
+    },
+    /// Writing the packed layer to its destination failed.
+    #[error("cannot write layer: {source}")]
+    WriteLayer {
+        /// The underlying error.
+        source: io::Error,
+    },
 }

@@ -14,6 +14,9 @@
 //!   until it is referenced; it also documents the locking protocol that lets
 //!   several processes share one store.
 //! - [`ChainId`], [`PreparedSnapshot`]: unpacked layers, prepare then commit.
+//! - [`unpack_layer`], [`Store::unpack_blob`]: OCI layer tars into
+//!   snapshots; [`pack_dir`], [`Store::write_layer`]: overlay upper dirs
+//!   into deterministic layers.
 //! - [`CacheKey`], [`CacheRecord`]: the build cache.
 //!
 //! Every write goes to a temporary file or folder first and becomes visible
@@ -26,6 +29,7 @@ mod error;
 mod fsutil;
 mod gc;
 mod index;
+mod layer;
 mod lease;
 mod records;
 mod refs;
@@ -39,6 +43,10 @@ pub use digest::{Algorithm, Digest, Hasher};
 pub use error::{Error, Result};
 pub use gc::PruneReport;
 pub use index::{ref_name_of, ImageEntry, ANNOTATION_IMAGE_NAME};
+pub use layer::{
+    pack_dir, unpack_layer, Compression, LayerInfo, PackOptions, Skipped, UnpackStats, Unpacked,
+    MEDIA_TYPE_DOCKER_LAYER_GZIP,
+};
 pub use lease::Lease;
 pub use records::{CacheKey, CacheRecord};
 pub use refs::Referrer;

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rdock_engine::ImageRef;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -13,6 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Build and run OCI container images, daemonless"
 )]
 pub struct Cli {
+    /// Store root (default: $RDOCK_ROOT, else /var/lib/rdock for root, else
+    /// $XDG_DATA_HOME/rdock or ~/.local/share/rdock)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -23,9 +28,103 @@ pub enum Command {
     Build(BuildArgs),
     /// Run a command in a new container (also run as `rrun`)
     Run(RunArgs),
+    /// Load images from a docker-archive or OCI-layout tar
+    Load(LoadArgs),
+    /// Create a one-layer image from a root filesystem tar
+    Import(ImportArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Give an image another name
+    Tag(TagArgs),
+    /// Remove image names (the content goes at the next prune)
+    Rmi(RmiArgs),
+    /// Show an image's configuration as JSON
+    Inspect(InspectArgs),
+    /// Write images to an OCI-layout tar
+    Save(SaveArgs),
+    /// Remove all content no image name references
+    Prune,
+    /// Store maintenance
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Developer tools
     #[command(subcommand)]
     Debug(DebugCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from this tar file instead of standard input
+    #[arg(short = 'i', long = "input")]
+    pub input: Option<PathBuf>,
+    /// Print nothing on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The root filesystem tar ("-" for standard input)
+    pub file: PathBuf,
+    /// Name for the image, e.g. busybox:latest
+    pub name: ImageRef,
+    /// Set an environment variable in the image config (NAME=VALUE)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Set the image's default command (a shell-free argument list, repeatable)
+    #[arg(long = "cmd", value_name = "ARG")]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Print image IDs only
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show full image IDs
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Image name or ID
+    pub source: String,
+    /// New name
+    pub target: ImageRef,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove every name of an image given by ID
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Image names or IDs
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Image names or IDs
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to this file instead of standard output
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Image names or IDs
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check every blob and reference of the store
+    Verify,
 }
 
 #[derive(Debug, Args)]

@@ -25,4 +25,100 @@ pub enum Error {
     },
     #[error("invalid --build-arg {0:?}: expected NAME=VALUE or NAME")]
     BuildArg(String),
+    /// The content store failed.
+    #[error(transparent)]
+    Store(#[from] rdock_cache::Error),
+    /// An image name is not a valid reference.
+    #[error(transparent)]
+    Reference(#[from] rdock_registry_client::Error),
+    /// No image has this name or ID.
+    #[error("no such image: {name}")]
+    ImageNotFound { name: String },
+    /// An ID prefix names several images.
+    #[error("image ID prefix {prefix} is ambiguous: it matches {count} images")]
+    AmbiguousImage { prefix: String, count: usize },
+    /// `rmi` by ID of an image that has several names, without `-f`.
+    #[error("unable to delete {id} (must be forced): image is referenced by {}", .names.join(", "))]
+    ImageInUse { id: String, names: Vec<String> },
+    /// A stored manifest, index or config does not parse.
+    #[error("parsing {what} {digest}")]
+    ParseBlob {
+        what: &'static str,
+        digest: String,
+        source: serde_json::Error,
+    },
+    /// A manifest or index has a media type rdock does not handle.
+    #[error("{digest} has unsupported media type {media_type}")]
+    UnsupportedMediaType { digest: String, media_type: String },
+    /// An image index has no manifest for this host.
+    #[error("image index {digest} has no manifest for linux/{arch}")]
+    NoPlatform { digest: String, arch: String },
+    /// Reading the archive (a tar stream) failed.
+    #[error("reading the archive")]
+    ReadArchive { source: std::io::Error },
+    /// The archive given to `load` is compressed.
+    #[error(
+        "the archive is {0}-compressed: decompress it first (rdock load reads plain or gzip tars)"
+    )]
+    CompressedArchive(&'static str),
+    /// The archive is neither an OCI layout nor a docker-archive.
+    #[error("unrecognized archive: it has neither index.json (OCI layout) nor manifest.json (docker-archive)")]
+    UnknownArchive,
+    /// A JSON file of the archive does not parse.
+    #[error("parsing {path} in the archive")]
+    ArchiveJson {
+        path: String,
+        source: serde_json::Error,
+    },
+    /// The archive refers to a file it does not contain.
+    #[error("the archive refers to {path} but does not contain it")]
+    ArchiveMissing { path: String },
+    /// A metadata file of the archive is too large to be JSON metadata.
+    #[error("{path} in the archive is too large ({size} bytes) to be image metadata")]
+    ArchiveTooLarge { path: String, size: u64 },
+    /// A blob of the archive does not hash to its name or descriptor.
+    #[error("blob {path} in the archive is corrupt: expected {expected}, its content hashes to {actual}")]
+    BlobMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    /// A blob of the archive has another size than its descriptor says.
+    #[error("blob {path} in the archive is corrupt: expected {expected} bytes, it has {actual}")]
+    BlobSize {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A docker-archive layer is not the layer its image config names.
+    #[error("layer {path} in the archive is corrupt or compressed: the image config says its diff ID is {expected}, its content hashes to {actual}")]
+    DiffIdMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    /// A docker-archive image lists another number of layers than its config.
+    #[error("image config {config} lists {diff_ids} layers but the archive's manifest.json lists {layers}")]
+    LayerCount {
+        config: String,
+        diff_ids: usize,
+        layers: usize,
+    },
+    /// An image in the archive has no name to store it under.
+    #[error("image {id} in the archive has no name (RepoTags or io.containerd.image.name); unnamed images cannot be stored yet")]
+    UnnamedImage { id: String },
+    /// Reading or checking the rootfs tar of `import` failed.
+    #[error("reading the rootfs tar")]
+    ReadRootfs { source: std::io::Error },
+    /// The rootfs given to `import` is compressed.
+    #[error(
+        "the rootfs is {0}-compressed: decompress it first (rdock import reads plain or gzip tars)"
+    )]
+    CompressedRootfs(&'static str),
+    /// Building image metadata with oci-spec failed.
+    #[error("building image metadata")]
+    Spec(#[from] rdock_cache::oci_spec::OciSpecError),
+    /// Writing the archive of `save` failed.
+    #[error("writing the archive")]
+    WriteArchive { source: std::io::Error },
 }

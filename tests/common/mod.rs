@@ -2,8 +2,9 @@
 //! cargo builds for these tests (`CARGO_BIN_EXE_rdock`).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `rdock` binary under test.
 pub fn rdock_bin() -> PathBuf {
@@ -13,19 +14,23 @@ pub fn rdock_bin() -> PathBuf {
 /// Runs `rdock ARGS` or, with `name`, the binary through a symlink of that
 /// name, the way `rbuild` and `rrun` are installed.
 pub fn run(name: Option<&str>, args: &[&str]) -> Output {
-    let bin = match name {
-        None => rdock_bin(),
-        Some(name) => {
-            let dir = std::env::temp_dir().join(format!("rdock-e2e-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            let link = dir.join(name);
-            if !link.exists() {
-                std::os::unix::fs::symlink(rdock_bin(), &link).expect("symlink");
-            }
-            link
-        }
+    let Some(name) = name else {
+        return output(&rdock_bin(), args);
     };
-    Command::new(&bin)
+    // One directory per call: tests run in parallel threads.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rdock-e2e-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let link = dir.join(name);
+    std::os::unix::fs::symlink(rdock_bin(), &link).expect("symlink");
+    let out = output(&link, args);
+    std::fs::remove_dir_all(&dir).expect("removing temp dir");
+    out
+}
+
+fn output(bin: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))

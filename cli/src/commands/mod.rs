@@ -1,14 +1,34 @@
 //! One function per command: build a request, call one library function,
 //! render the result, pick the exit code.
 
+mod archive;
 mod build;
 mod debug;
+mod images;
+mod render;
+mod store;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DebugCommand};
+use crate::cli::{Cli, Command, DebugCommand, StoreCommand};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = || rdock_engine::open_store(cli.root.clone());
+    match &cli.command {
+        Command::Load(args) => archive::load(&store()?, args),
+        Command::Import(args) => archive::import(&store()?, args),
+        Command::Save(args) => archive::save(&store()?, args),
+        Command::Images(args) => images::list(&store()?, args),
+        Command::Tag(args) => images::tag(&store()?, args),
+        Command::Rmi(args) => images::rmi(&store()?, args),
+        Command::Inspect(args) => images::inspect(&store()?, args),
+        Command::Prune => store::prune(&store()?),
+        Command::Store(StoreCommand::Verify) => store::verify(&store()?),
+        _ => dispatch_other(cli),
+    }
+}
+
+fn dispatch_other(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build::run(args),
         Command::Run(args) => anyhow::bail!(
@@ -16,6 +36,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             args.image
         ),
         Command::Debug(DebugCommand::Parse { json, file }) => debug::parse(&file, json),
+        _ => unreachable!("handled by dispatch"),
     }
 }
 

@@ -1,0 +1,175 @@
+//! The crate's error type: [`Error`], with [`Stage`] naming the sandbox setup
+//! step that failed inside the child before `execve`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when running a sandboxed process.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The [`crate::RunSpec`] was rejected before any work was done.
+    #[error("invalid run spec: {field}: {reason}")]
+    InvalidSpec {
+        /// The offending field.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A file operation in the host (runtime dir, stub cleanup) failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A system call made by the parent (pipe, fork, wait, kill) failed.
+    #[error("{action}: {errno}")]
+    Sys {
+        /// The call.
+        action: &'static str,
+        /// The error number.
+        errno: Errno,
+    },
+    /// A sandbox setup step in the child failed before the command ran.
+    #[error("{stage} {detail}: {errno}")]
+    Setup {
+        /// Which step.
+        stage: Stage,
+        /// The path or value involved.
+        detail: String,
+        /// The error number.
+        errno: Errno,
+    },
+    /// The user named in the spec does not exist in the image.
+    #[error("unable to find user {user}: no matching entries in passwd file")]
+    UserNotFound {
+        /// The user as given.
+        user: String,
+    },
+    /// The group named in the spec does not exist in the image.
+    #[error("unable to find group {group}: no matching entries in group file")]
+    GroupNotFound {
+        /// The group as given.
+        group: String,
+    },
+    /// The command was not found in `$PATH`.
+    #[error("exec: \"{program}\": executable file not found in $PATH")]
+    ExecNotFound {
+        /// `args[0]`.
+        program: String,
+    },
+    /// `execve` itself failed.
+    #[error("exec: \"{program}\": {errno}")]
+    Exec {
+        /// `args[0]`.
+        program: String,
+        /// The error number.
+        errno: Errno,
+    },
+    /// The child died or closed its report pipe with a malformed report.
+    #[error("sandbox child failed without a report")]
+    ChildLost,
+}
+
+/// The sandbox setup step a [`Error::Setup`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// `unshare` of the namespaces.
+    Namespaces,
+    /// Making the mount tree private.
+    MountPrivate,
+    /// Mounting the overlay root.
+    Overlay,
+    /// Creating a mount point inside the root.
+    MountPoint,
+    /// Mounting `/proc`.
+    Proc,
+    /// Populating `/dev`.
+    Dev,
+    /// Mounting `/sys`.
+    Sys,
+    /// Binding `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`.
+    EtcFiles,
+    /// An extra bind or tmpfs mount from the spec.
+    ExtraMount,
+    /// `pivot_root` and detaching the old root.
+    PivotRoot,
+    /// Setting the hostname.
+    Hostname,
+    /// Bringing up the loopback interface.
+    Loopback,
+    /// Reading `/etc/passwd` or `/etc/group`.
+    User,
+    /// Switching uid, gid and groups.
+    Credentials,
+    /// Creating or entering the working directory.
+    Cwd,
+    /// Standard streams and signal state.
+    Stdio,
+    /// `fork` of the namespace's first process.
+    Fork,
+}
+
+impl Stage {
+    const ALL: [Stage; 17] = [
+        Stage::Namespaces,
+        Stage::MountPrivate,
+        Stage::Overlay,
+        Stage::MountPoint,
+        Stage::Proc,
+        Stage::Dev,
+        Stage::Sys,
+        Stage::EtcFiles,
+        Stage::ExtraMount,
+        Stage::PivotRoot,
+        Stage::Hostname,
+        Stage::Loopback,
+        Stage::User,
+        Stage::Credentials,
+        Stage::Cwd,
+        Stage::Stdio,
+        Stage::Fork,
+    ];
+
+    pub(crate) fn to_byte(self) -> u8 {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0) as u8
+    }
+
+    pub(crate) fn from_byte(b: u8) -> Option<Stage> {
+        Self::ALL.get(usize::from(b)).copied()
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Stage::Namespaces => "unshare namespaces",
+            Stage::MountPrivate => "make mounts private",
+            Stage::Overlay => "mount overlay",
+            Stage::MountPoint => "create mount point",
+            Stage::Proc => "mount /proc",
+            Stage::Dev => "set up /dev",
+            Stage::Sys => "mount /sys",
+            Stage::EtcFiles => "bind /etc file",
+            Stage::ExtraMount => "mount",
+            Stage::PivotRoot => "pivot_root",
+            Stage::Hostname => "set hostname",
+            Stage::Loopback => "bring up loopback",
+            Stage::User => "read user database",
+            Stage::Credentials => "set credentials",
+            Stage::Cwd => "chdir",
+            Stage::Stdio => "set up stdio",
+            Stage::Fork => "fork",
+        };
+        f.write_str(s)
+    }
+}
