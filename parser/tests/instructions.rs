@@ -138,26 +138,7 @@ fn fixtures() {
 /// give a result or an error, never a panic.
 #[test]
 fn every_keyword_with_odd_arguments() {
-    let keywords = [
-        "ADD",
-        "ARG",
-        "CMD",
-        "COPY",
-        "ENTRYPOINT",
-        "ENV",
-        "EXPOSE",
-        "FROM",
-        "HEALTHCHECK",
-        "LABEL",
-        "MAINTAINER",
-        "ONBUILD",
-        "RUN",
-        "SHELL",
-        "STOPSIGNAL",
-        "USER",
-        "VOLUME",
-        "WORKDIR",
-    ];
+    let keywords = rdock_parser::instructions::KEYWORDS;
     for keyword in keywords {
         for args in ["foo=bar", "a", "a b", "a b c", "0 0"] {
             let src = format!("FROM busybox\n{keyword} {args}\n");

@@ -43,8 +43,8 @@ use crate::quote::go_quote;
 use flags::Flags;
 use location::error_at;
 
-/// The instruction keywords BuildKit knows, for "did you mean" hints.
-const KEYWORDS: [&str; 18] = [
+/// The instruction keywords BuildKit knows (also for "did you mean" hints).
+pub const KEYWORDS: [&str; 18] = [
     "ADD",
     "ARG",
     "CMD",
