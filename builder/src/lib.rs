@@ -1,5 +1,30 @@
-//! Dockerfile to build graph to layers and image.
+//! Dockerfile to build graph to layers and image: the builder's part of the
+//! pipeline after [`rdock_parser`]'s parse stages.
 //!
-//! Filled in by the rbuild issue; today it re-exports the parse stage it
-//! starts from.
-pub use rdock_parser as parser;
+//! - [`plan`]: a [`ParsedDockerfile`](rdock_parser::instructions::ParsedDockerfile)
+//!   and [`PlanOptions`] (`--build-arg`, `--target`) to a [`Plan`]: the
+//!   stages the target needs, in dependency order, with their [`Base`] and
+//!   the global ARG scope.
+//! - [`solve`]: runs a plan on a [`rdock_cache::Store`] with
+//!   [`SolveOptions`] (the context, its `.dockerignore`, the resolved
+//!   [`BaseImage`]s, `SOURCE_DATE_EPOCH`) and returns the target as
+//!   [`Built`] layers and image config; progress is reported through
+//!   [`Event`]s, never printed.
+//!
+//! The caller (the engine) resolves base images from the store between the
+//! two and stores the image afterwards. Errors are one [`Error`] enum.
+
+mod config;
+mod copy;
+mod copy_step;
+mod error;
+mod fsview;
+mod plan;
+mod run_step;
+mod snapshot;
+mod solve;
+mod steps;
+
+pub use error::{Error, Result};
+pub use plan::{plan, Base, Plan, PlanOptions, PlannedStage};
+pub use solve::{solve, BaseImage, Built, Event, SolveOptions};

@@ -177,6 +177,9 @@ pub struct BuildArgs {
     /// Type of progress output
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
+    /// Write the image ID to this file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
 }
 
 /// Rewrites `rbuild ARGS` to `rdock build ARGS` and `rrun ARGS` to

@@ -90,7 +90,7 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
 
 /// The context's ignore rules: `<Dockerfile>.dockerignore` beside the
 /// Dockerfile first, then `.dockerignore` at the context root.
-fn read_ignore(context: &Path, dockerfile: &Path) -> Result<Option<PatternMatcher>> {
+pub(crate) fn read_ignore(context: &Path, dockerfile: &Path) -> Result<Option<PatternMatcher>> {
     let mut candidates = Vec::new();
     if let Some(name) = dockerfile.file_name() {
         let mut n = name.to_os_string();

@@ -25,6 +25,9 @@ pub enum Error {
     },
     #[error("invalid --build-arg {0:?}: expected NAME=VALUE or NAME")]
     BuildArg(String),
+    /// The build failed.
+    #[error(transparent)]
+    Build(#[from] rdock_builder::Error),
     /// The content store failed.
     #[error(transparent)]
     Store(#[from] rdock_cache::Error),

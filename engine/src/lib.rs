@@ -1,20 +1,24 @@
 //! What the CLI (and later a daemon) calls: images, containers, build,
 //! pull and push. Ties builder, cache, runner and registry-client together.
 //!
-//! Today: [`check`] reads a build's Dockerfile and context ignore rules and
+//! [`build`] builds a Dockerfile into an image in the store (`rbuild`);
+//! [`check`] reads a build's Dockerfile and context ignore rules and
 //! runs the build checks. The image functions ([`load`], [`import`],
 //! [`images`], [`tag`], [`rmi`], [`inspect`], [`save`], [`prune`],
 //! [`verify`]) manage images in the local store ([`open_store`]).
 
+mod build;
 mod check;
 mod error;
 mod images;
 
+pub use build::{build, ExportOptions};
 pub use check::{check, BuildRequest, CheckOutcome};
 pub use error::{Error, Result};
 pub use images::{
     find_image, images, import, inspect, load, open_store, prune, rmi, save, tag, verify, Image,
     ImportOptions, LoadedImage, Removed,
 };
+pub use rdock_builder::Event as BuildEvent;
 pub use rdock_cache::{Digest, Problem, PruneReport, Store, VerifyReport};
 pub use rdock_registry_client::ImageRef;

@@ -30,7 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn dispatch_other(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Build(args) => build::run(args),
+        Command::Build(args) => build::run(args, cli.root),
         Command::Run(args) => anyhow::bail!(
             "cannot run {}: running containers is not available in this version yet",
             args.image

@@ -12,7 +12,7 @@ mod archive;
 mod import;
 mod load;
 mod save;
-mod timefmt;
+pub(crate) mod timefmt;
 
 use rdock_cache::oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType};
 use rdock_cache::{Digest, PruneReport, Store, VerifyReport};

@@ -1,0 +1,325 @@
+//! COPY and ADD of local files: [`copy_into`] writes the sources (from the
+//! build context or another stage's [`Layers`]) into a fresh upper dir,
+//! with BuildKit's path rules: a file to `dir/` keeps its name, a directory
+//! copies its contents, wildcards match names in the last path element,
+//! several sources need a directory destination. Missing parent
+//! directories of the destination take the metadata they have in the
+//! stage's file system, or `0755` and the `--chown` owner when new.
+
+use std::fs::Metadata;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rdock_parser::dockerignore::PatternMatcher;
+use rdock_parser::instructions::Chmod;
+
+use crate::error::{Error, Result};
+use crate::fsview::{clean, Layers};
+
+/// One COPY, expanded.
+#[derive(Debug)]
+pub(crate) struct CopyRequest<'a> {
+    pub step: &'a str,
+    /// Where the files come from.
+    pub from: &'a Layers,
+    /// The build context's ignore rules, when copying from the context.
+    pub ignore: Option<&'a PatternMatcher>,
+    /// Source paths as written (expanded), relative to the source root.
+    pub sources: &'a [String],
+    /// Absolute destination (WORKDIR applied); a trailing `/` kept.
+    pub dest: &'a str,
+    /// `--chown` as numeric ids; `None` keeps the owner (context: root).
+    pub owner: Option<(u32, u32)>,
+    /// Copying from the build context: files become root's unless `owner`.
+    pub context: bool,
+    pub chmod: Option<&'a Chmod>,
+    /// The stage's file system, for destination parents and existing dirs.
+    pub target: &'a Layers,
+}
+
+fn io_err(step: &str, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let (step, path) = (step.to_string(), path.to_path_buf());
+    move |source| Error::Io {
+        step,
+        action,
+        path,
+        source,
+    }
+}
+
+/// Glob match of one name (`*`, `?`, `[...]`), as Go's `filepath.Match`.
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob_match(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && glob_match(rest, &name[1..]),
+        Some((b'[', rest)) => {
+            let Some(end) = rest.iter().position(|&c| c == b']') else {
+                return false;
+            };
+            let Some((&c, tail)) = name.split_first() else {
+                return false;
+            };
+            let (negate, set) = match rest[..end].split_first() {
+                Some((b'^' | b'!', s)) => (true, s),
+                _ => (false, &rest[..end]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob_match(&rest[end + 1..], tail)
+        }
+        Some((b'\\', rest)) if !rest.is_empty() => {
+            name.first() == Some(&rest[0]) && glob_match(&rest[1..], &name[1..])
+        }
+        Some((&p, rest)) => name.first() == Some(&p) && glob_match(rest, &name[1..]),
+    }
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+fn ignored(ignore: Option<&PatternMatcher>, rel: &Path) -> Result<bool> {
+    match ignore {
+        Some(m) if !rel.as_os_str().is_empty() => Ok(m.matches(&rel.to_string_lossy())?),
+        _ => Ok(false),
+    }
+}
+
+/// One matched source: the name it was asked by, and the file it names
+/// once symlinks in its path are followed (as BuildKit's copy does).
+struct Source {
+    name: std::ffi::OsString,
+    rel: PathBuf,
+    real: PathBuf,
+    meta: Metadata,
+}
+
+impl Source {
+    /// The source at `rel`, its symlinks followed; a dangling symlink is
+    /// taken as it is.
+    fn find(from: &Layers, rel: &Path) -> Option<Source> {
+        let (rel_resolved, real, meta) = from.resolve(rel).or_else(|| {
+            from.lookup(rel)
+                .map(|(real, meta)| (rel.to_path_buf(), real, meta))
+        })?;
+        Some(Source {
+            name: rel.file_name().unwrap_or_default().to_os_string(),
+            rel: rel_resolved,
+            real,
+            meta,
+        })
+    }
+}
+
+/// Copies the request's sources into `upper`.
+pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
+    let mut found: Vec<Source> = Vec::new();
+    let mut wildcard = false;
+    for src in req.sources {
+        let rel = clean(src);
+        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
+        let not_found = || Error::SourceNotFound {
+            step: req.step.to_string(),
+            source_path: format!("/{}", rel.display()),
+        };
+        match name.filter(|n| has_glob(n)) {
+            Some(pattern) => {
+                wildcard = true;
+                let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+                let entries = req
+                    .from
+                    .read_dir(&parent)
+                    .map_err(io_err(req.step, "reading", &parent))?;
+                let before = found.len();
+                for (n, _) in entries {
+                    let r = parent.join(&n);
+                    if glob_match(pattern.as_bytes(), n.as_encoded_bytes())
+                        && !ignored(req.ignore, &r)?
+                    {
+                        found.extend(Source::find(req.from, &r));
+                    }
+                }
+                if found.len() == before {
+                    return Err(not_found());
+                }
+            }
+            None => {
+                if ignored(req.ignore, &rel)? {
+                    return Err(not_found());
+                }
+                found.push(Source::find(req.from, &rel).ok_or_else(not_found)?);
+            }
+        }
+    }
+    let dest_rel = clean(req.dest);
+    let dest_exists_dir = req
+        .target
+        .lookup(&dest_rel)
+        .is_some_and(|(_, m)| m.is_dir());
+    let into_dir = req.dest.ends_with('/') || found.len() > 1 || wildcard || dest_exists_dir;
+    for Source {
+        name,
+        rel,
+        real,
+        meta,
+    } in &found
+    {
+        let target = if meta.is_dir() || !into_dir {
+            dest_rel.clone()
+        } else {
+            dest_rel.join(name)
+        };
+        // Copying into an existing directory keeps its metadata.
+        let existing = match meta.is_dir() {
+            true => req.target.lookup(&target).filter(|(_, m)| m.is_dir()),
+            false => None,
+        };
+        make_dirs(
+            req.step,
+            req.target,
+            req.owner,
+            upper,
+            &target,
+            meta.is_dir(),
+        )?;
+        let dst = upper.join(&target);
+        copy_entry(req, rel, real, meta, &dst)?;
+        if let Some((_, m)) = existing {
+            set_meta(req.step, &dst, &m, m.uid(), m.gid(), m.mode())?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the missing parents of `target` (and `target` itself when
+/// `with_last`) in `upper`: with the metadata they have in the stage's file
+/// system `view`, or `0755` owned by `owner` (root by default) when new.
+pub(crate) fn make_dirs(
+    step: &str,
+    view: &Layers,
+    owner: Option<(u32, u32)>,
+    upper: &Path,
+    target: &Path,
+    with_last: bool,
+) -> Result<()> {
+    let mut rel = PathBuf::new();
+    let parts: Vec<_> = target.components().collect();
+    let n = if with_last {
+        parts.len()
+    } else {
+        parts.len().saturating_sub(1)
+    };
+    for part in &parts[..n] {
+        rel.push(part);
+        let path = upper.join(&rel);
+        if path.exists() {
+            continue;
+        }
+        std::fs::create_dir(&path).map_err(io_err(step, "creating", &path))?;
+        match view.lookup(&rel) {
+            Some((_, m)) if m.is_dir() => set_meta(step, &path, &m, m.uid(), m.gid(), m.mode())?,
+            _ => {
+                let (uid, gid) = owner.unwrap_or((0, 0));
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                    .map_err(io_err(step, "chown", &path))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(io_err(step, "chmod", &path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_meta(step: &str, path: &Path, m: &Metadata, uid: u32, gid: u32, mode: u32) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_err(step, "chown", path))?;
+    if !m.file_type().is_symlink() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(io_err(step, "chmod", path))?;
+        if let Ok(t) = m.modified() {
+            let f = std::fs::File::open(path).map_err(io_err(step, "opening", path))?;
+            f.set_modified(t)
+                .map_err(io_err(step, "setting times of", path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies one source entry (recursively for a directory) to `dst`.
+fn copy_entry(
+    req: &CopyRequest<'_>,
+    rel: &Path,
+    real: &Path,
+    m: &Metadata,
+    dst: &Path,
+) -> Result<()> {
+    let step = req.step;
+    let (uid, gid) = match (req.owner, req.context) {
+        (Some(o), _) => o,
+        (None, true) => (0, 0),
+        (None, false) => (m.uid(), m.gid()),
+    };
+    let mode = match req.chmod {
+        Some(c) => c.apply(m.mode() & 0o7777, m.is_dir()).unwrap_or(m.mode()),
+        None => m.mode(),
+    };
+    let ft = m.file_type();
+    if ft.is_dir() {
+        if !dst.is_dir() {
+            std::fs::create_dir(dst).map_err(io_err(step, "creating", dst))?;
+        }
+        let entries = req
+            .from
+            .read_dir(rel)
+            .map_err(io_err(step, "reading", real))?;
+        for (name, child) in entries {
+            let child_rel = rel.join(&name);
+            if ignored(req.ignore, &child_rel)? {
+                let keep = req.ignore.is_some_and(|i| {
+                    i.may_reinclude_below(&child_rel.to_string_lossy()) && child.is_dir()
+                });
+                if !keep {
+                    continue;
+                }
+            }
+            let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
+            copy_entry(req, &child_rel, &child, &cm, &dst.join(&name))?;
+        }
+    } else if ft.is_symlink() {
+        let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;
+        let _ = std::fs::remove_file(dst);
+        std::os::unix::fs::symlink(&link, dst).map_err(io_err(step, "creating", dst))?;
+    } else if ft.is_file() {
+        let _ = std::fs::remove_file(dst);
+        std::fs::copy(real, dst).map_err(io_err(step, "copying", real))?;
+    } else {
+        return Err(Error::Unsupported {
+            step: step.to_string(),
+            what: format!("copying the special file {}", rel.display()),
+        });
+    }
+    set_meta(step, dst, m, uid, gid, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*.txt", b"a.txt"));
+        assert!(!glob_match(b"*.txt", b"a.txs"));
+        assert!(glob_match(b"f?[0-9]", b"fx7"));
+        assert!(glob_match(b"[!a]b", b"cb"));
+        assert!(!glob_match(b"[!a]b", b"ab"));
+    }
+}

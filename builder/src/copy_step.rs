@@ -1,0 +1,180 @@
+//! COPY and ADD as steps: [`CopyArgs`] unifies the two instructions,
+//! [`copy`] expands their words, resolves `--from`, `--chown` (numeric or
+//! names from the stage's `/etc/passwd` and `/etc/group`) and `--chmod`,
+//! fills a fresh upper dir with [`crate::copy::copy_into`] and packs it.
+//! ADD of URLs, git repositories and archives is not done yet.
+
+use rdock_parser::instructions::{Add, Chmod, Copy};
+
+use crate::copy::{copy_into, CopyRequest};
+use crate::error::{Error, Result};
+use crate::fsview::{clean, Layers};
+use crate::snapshot::Upper;
+use crate::solve::{Solver, StageState};
+use crate::steps::{expand, under_workdir};
+
+/// What COPY and ADD have in common.
+#[derive(Debug)]
+pub(crate) struct CopyArgs<'a> {
+    add: bool,
+    sources: &'a [String],
+    heredocs: bool,
+    dest: &'a str,
+    from: Option<&'a str>,
+    chown: Option<&'a str>,
+    chmod: Option<&'a Chmod>,
+    unsupported: Option<&'static str>,
+}
+
+impl<'a> From<&'a Copy> for CopyArgs<'a> {
+    fn from(c: &'a Copy) -> Self {
+        CopyArgs {
+            add: false,
+            sources: &c.sources,
+            heredocs: !c.contents.is_empty(),
+            dest: &c.dest,
+            from: c.from.as_deref(),
+            chown: c.chown.as_deref(),
+            chmod: c.chmod.as_ref(),
+            unsupported: if c.parents {
+                Some("COPY --parents")
+            } else if !c.exclude.is_empty() {
+                Some("COPY --exclude")
+            } else {
+                None
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Add> for CopyArgs<'a> {
+    fn from(a: &'a Add) -> Self {
+        CopyArgs {
+            add: true,
+            sources: &a.sources,
+            heredocs: !a.contents.is_empty(),
+            dest: &a.dest,
+            from: None,
+            chown: a.chown.as_deref(),
+            chmod: a.chmod.as_ref(),
+            unsupported: if !a.exclude.is_empty() || a.checksum.is_some() {
+                Some("ADD --exclude and --checksum")
+            } else {
+                None
+            },
+        }
+    }
+}
+
+const ARCHIVES: [&str; 8] = [
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
+];
+
+fn read_text(view: &Layers, path: &str) -> String {
+    view.lookup(&clean(path))
+        .and_then(|(p, _)| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
+}
+
+/// `--chown` to ids: a name is looked up in the stage's files; a user
+/// alone gives its uid as the gid too, as Docker documents.
+pub(crate) fn owner(step: &str, view: &Layers, chown: &str) -> Result<(u32, u32)> {
+    let passwd = read_text(view, "/etc/passwd");
+    let group = read_text(view, "/etc/group");
+    let invalid = |e: rdock_runner::Error| Error::InvalidFlag {
+        step: step.to_string(),
+        reason: format!("unable to convert uid/gid chown string to host mapping: {e}"),
+    };
+    let (user, grp) = match chown.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (chown, None),
+    };
+    let uid = rdock_runner::resolve_user(user, &passwd, &group)
+        .map_err(invalid)?
+        .uid;
+    let gid = match grp {
+        None => uid,
+        Some(g) => {
+            rdock_runner::resolve_user(&format!("0:{g}"), &passwd, &group)
+                .map_err(invalid)?
+                .gid
+        }
+    };
+    Ok((uid, gid))
+}
+
+pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) -> Result<()> {
+    let step = if c.add { "ADD" } else { "COPY" };
+    let unsupported = |what: &str| Error::Unsupported {
+        step: step.to_string(),
+        what: what.to_string(),
+    };
+    if let Some(what) = c.unsupported {
+        return Err(unsupported(what));
+    }
+    if c.heredocs {
+        return Err(unsupported("a heredoc source"));
+    }
+    let mut sources = Vec::new();
+    for src in c.sources {
+        let src = expand(s, state, step, src)?;
+        if c.add && (src.contains("://") || ARCHIVES.iter().any(|a| src.ends_with(a))) {
+            return Err(unsupported("ADD of a URL or an archive"));
+        }
+        sources.push(src);
+    }
+    let written_dest = expand(s, state, step, c.dest)?;
+    let mut dest = under_workdir(&state.config.workdir, &written_dest);
+    if written_dest == "." || written_dest.is_empty() {
+        dest.push('/');
+    }
+    let target = state.view(s.store);
+    let chown = match c.chown {
+        Some(ch) => Some(expand(s, state, step, ch)?),
+        None => None,
+    };
+    let owner = match &chown {
+        Some(ch) => Some(owner(step, &target, ch)?),
+        None => None,
+    };
+    let chmod = match c.chmod {
+        Some(Chmod::Unexpanded(text)) => Some(
+            expand(s, state, step, text)?
+                .parse::<Chmod>()
+                .map_err(|e| Error::InvalidFlag {
+                    step: step.to_string(),
+                    reason: e.to_string(),
+                })?,
+        ),
+        other => other.cloned(),
+    };
+    let (from, context) = match c.from {
+        Some(f) => (s.source_view(f)?, false),
+        None => (Layers::new(vec![s.opts.context.clone()]), true),
+    };
+    let upper = Upper::new(s, step)?;
+    let req = CopyRequest {
+        step,
+        from: &from,
+        ignore: if context { s.opts.ignore } else { None },
+        sources: &sources,
+        dest: &dest,
+        owner,
+        context,
+        chmod: chmod.as_ref(),
+        target: &target,
+    };
+    copy_into(&req, &upper.path())?;
+    // BuildKit's commit message: flags, sources and the destination as
+    // written (expanded).
+    let mut words = vec![step.to_string()];
+    words.extend(chown.map(|c| format!("--chown={c}")));
+    words.extend(chmod.map(|c| format!("--chmod={c}")));
+    words.extend(sources);
+    words.push(written_dest);
+    let history = format!("{} # buildkit", words.join(" "));
+    let layer = upper.finish(s, state)?;
+    let created = s.opts.created.clone();
+    state.config.add_history(&created, history, !layer);
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The builder's error type: [`Error`] and its [`Result`] alias.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a build failed. Step errors name the step as BuildKit shows it
+/// (`[stage 2/4] RUN make`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Dockerfile has no FROM.
+    #[error("the Dockerfile has no build stage")]
+    NoStages,
+    /// `--target` names no stage.
+    #[error("target stage {0:?} could not be found")]
+    UnknownTarget(String),
+    /// Stages depend on each other in a cycle.
+    #[error("circular dependency detected on stage: {0}")]
+    Cycle(String),
+    /// A word could not be expanded.
+    #[error("{step}: expanding {word:?}")]
+    Expand {
+        step: String,
+        word: String,
+        source: rdock_parser::shell::ExpandError,
+    },
+    /// A base image the plan needs was not given to [`crate::solve`].
+    #[error("base image {0} was not resolved")]
+    MissingBase(String),
+    /// The instruction or flag is not built by rdock yet.
+    #[error("{step}: {what} is not supported yet")]
+    Unsupported { step: String, what: String },
+    /// An ONBUILD trigger of the base is not a valid instruction.
+    #[error("parsing ONBUILD trigger {expression:?}: {reason}")]
+    InvalidTrigger { expression: String, reason: String },
+    /// A RUN command exited with a non-zero code.
+    #[error("process {} did not complete successfully: exit code: {code}{}", rdock_parser::go_quote(.command), render_output(.output))]
+    RunFailed {
+        step: String,
+        command: String,
+        code: i32,
+        /// The last lines of the command's output.
+        output: String,
+    },
+    /// A RUN command could not be started.
+    #[error("{step}: running the command")]
+    Runner {
+        step: String,
+        source: rdock_runner::Error,
+    },
+    /// A COPY or ADD source does not exist.
+    #[error("{step}: failed to compute cache key: \"{source_path}\": not found")]
+    SourceNotFound { step: String, source_path: String },
+    /// A `--chown` user or group is unknown, or `--chmod` is invalid.
+    #[error("{step}: {reason}")]
+    InvalidFlag { step: String, reason: String },
+    /// A file system operation of a step failed.
+    #[error("{step}: {action} {}", .path.display())]
+    Io {
+        step: String,
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The `.dockerignore` patterns could not be applied.
+    #[error("matching .dockerignore patterns")]
+    Ignore(#[from] rdock_parser::dockerignore::PatternError),
+    /// The content store failed.
+    #[error(transparent)]
+    Store(#[from] rdock_cache::Error),
+}
+
+fn render_output(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("\n{output}")
+    }
+}

@@ -1,0 +1,261 @@
+//! RUN: the command (shell form with the stage's SHELL, exec form, or a
+//! heredoc body given to the shell as BuildKit does) runs with the runner
+//! on the stage's layers and a fresh upper dir; env is the stage's
+//! variables (image ENV, ARG values and ENV in order); cwd is WORKDIR; the
+//! user is USER. A non-zero exit fails the build with the last lines of output.
+
+use rdock_parser::instructions::{CommandLine, NetworkMode, Run, Security};
+use std::os::unix::fs::PermissionsExt;
+
+use rdock_runner::{Mount, Network, RunSpec};
+
+use crate::error::{Error, Result};
+use crate::snapshot::Upper;
+use crate::solve::{Event, Solver, StageState};
+use crate::steps::command_args;
+
+/// How many output lines a failed RUN's error keeps.
+const TAIL_LINES: usize = 10;
+
+/// A heredoc script run by its `#!` line, mounted at `/dev/pipes/NAME`.
+#[derive(Debug, PartialEq, Eq)]
+struct Script {
+    name: String,
+    data: String,
+}
+
+/// BuildKit's `ChompHeredocContent`: leading tabs off every line.
+fn chomp(data: &str) -> String {
+    data.split_inclusive('\n')
+        .map(|l| l.trim_start_matches('\t'))
+        .collect()
+}
+
+/// The command of a RUN, heredocs resolved as BuildKit does: a RUN that is
+/// one heredoc runs its body with the shell (or, with a `#!` line, as a
+/// script); heredocs inside a longer command are given back to the shell
+/// with their bodies.
+fn run_args(state: &StageState, run: &Run) -> Result<(Vec<String>, Option<Script>)> {
+    if run.files.is_empty() {
+        return Ok((command_args(state, &run.command), None));
+    }
+    let CommandLine::Shell(text) = &run.command else {
+        return Err(Error::Unsupported {
+            step: "RUN".into(),
+            what: "a heredoc with an exec-form RUN".into(),
+        });
+    };
+    let whole = text.trim();
+    let marker = whole.strip_prefix("<<").map(|m| {
+        m.trim_start_matches('-')
+            .trim_matches(|c| c == '"' || c == '\'')
+    });
+    let mut script = None;
+    let body = match (marker, run.files.as_slice()) {
+        (Some(m), [file]) if m == file.name => {
+            let data = match file.chomp {
+                true => chomp(&file.data),
+                false => file.data.clone(),
+            };
+            if data.starts_with("#!") && !file.name.contains('/') {
+                let path = format!("/dev/pipes/{}", file.name);
+                script = Some(Script {
+                    name: file.name.clone(),
+                    data,
+                });
+                path
+            } else {
+                data
+            }
+        }
+        _ => {
+            let mut full = text.clone();
+            for file in &run.files {
+                full.push('\n');
+                full.push_str(&file.data);
+                full.push_str(&file.name);
+            }
+            full
+        }
+    };
+    let mut args = state.config.shell();
+    args.push(body);
+    Ok((args, script))
+}
+
+/// BuildKit's `runCommandString`: `|N K=V ...` before the command when
+/// ARGs are in scope, each with its current value (an ENV of the same name
+/// wins), a name declared twice listed once.
+fn history_text(state: &StageState, args: &[String]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut index: Vec<&str> = Vec::new();
+    for (k, v) in &state.build_args {
+        let value = state.env.get(k).or(v.as_deref()).unwrap_or_default();
+        let word = format!("{k}={value}");
+        match index.iter().position(|n| n == k) {
+            Some(i) => words[i] = word,
+            None => {
+                index.push(k);
+                words.push(word);
+            }
+        }
+    }
+    if !words.is_empty() {
+        words.insert(0, format!("|{}", words.len()));
+    }
+    words.extend(args.iter().cloned());
+    format!("RUN {} # buildkit", words.join(" "))
+}
+
+fn tail(outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(outcome_stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(outcome_stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usize) -> Result<()> {
+    if !run.mounts.is_empty() {
+        return Err(Error::Unsupported {
+            step: "RUN".into(),
+            what: "RUN --mount".into(),
+        });
+    }
+    if run.security == Security::Insecure || !run.devices.is_empty() {
+        return Err(Error::Unsupported {
+            step: "RUN".into(),
+            what: "RUN --security=insecure and --device".into(),
+        });
+    }
+    let (args, script) = run_args(state, run)?;
+    let upper = Upper::new(s, "RUN")?;
+    let mut spec = RunSpec::new(
+        state.lowers(s.store),
+        upper.path(),
+        upper.work_dir()?,
+        args.clone(),
+    );
+    spec.env = state.env.to_env_strings();
+    if let Some(script) = script {
+        let dir = upper.scratch_dir("pipes")?;
+        let file = dir.join(&script.name);
+        let io = |source| Error::Io {
+            step: "RUN".into(),
+            action: "writing",
+            path: file.clone(),
+            source,
+        };
+        std::fs::write(&file, &script.data).map_err(io)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+        spec.mounts.push(Mount::Bind {
+            source: dir,
+            target: "/dev/pipes".into(),
+            readonly: true,
+        });
+    }
+    spec.cwd = if state.config.workdir.is_empty() {
+        "/".into()
+    } else {
+        state.config.workdir.clone()
+    };
+    spec.user = state.config.user.clone();
+    spec.network = match run.network {
+        NetworkMode::Default => Network::Default,
+        NetworkMode::None => Network::None,
+        NetworkMode::Host => Network::Host,
+    };
+    let outcome = rdock_runner::run(&spec).map_err(|source| Error::Runner {
+        step: "RUN".into(),
+        source,
+    })?;
+    for line in String::from_utf8_lossy(&outcome.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&outcome.stderr).lines())
+    {
+        (s.progress)(Event::Output {
+            id,
+            line: line.to_string(),
+        });
+    }
+    let code = match outcome.status {
+        rdock_runner::ExitStatus::Exited(0) => None,
+        rdock_runner::ExitStatus::Exited(c) => Some(c),
+        rdock_runner::ExitStatus::Signaled(sig) => Some(128 + sig),
+    };
+    if let Some(code) = code {
+        return Err(Error::RunFailed {
+            step: "RUN".into(),
+            command: args.join(" "),
+            code,
+            output: tail(&outcome.stdout, &outcome.stderr),
+        });
+    }
+    let history = history_text(state, &args);
+    let layer = upper.finish(s, state)?;
+    let created = s.opts.created.clone();
+    state.config.add_history(&created, history, !layer);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdock_parser::instructions::Instruction;
+
+    fn first_run(text: &str) -> Run {
+        let df = rdock_parser::parse(text.as_bytes()).unwrap();
+        let parsed = rdock_parser::instructions::parse_dockerfile(&df).unwrap();
+        match &parsed.stages[0].instructions[0] {
+            Instruction::Run(r) => r.clone(),
+            other => panic!("not a RUN: {other:?}"),
+        }
+    }
+
+    fn args(state: &StageState, run: &Run) -> Vec<String> {
+        run_args(state, run).unwrap().0
+    }
+
+    #[test]
+    fn shell_exec_and_heredoc_commands() {
+        let mut state = StageState::default();
+        let run = first_run("FROM x\nRUN echo $A\n");
+        assert_eq!(args(&state, &run), ["/bin/sh", "-c", "echo $A"]);
+        let run = first_run("FROM x\nRUN [\"a\", \"b c\"]\n");
+        assert_eq!(args(&state, &run), ["a", "b c"]);
+        state.config.shell = Some(vec!["/bin/ash".into(), "-ec".into()]);
+        let run = first_run("FROM x\nRUN <<-EOT\n\tone\n\ttwo\n\tEOT\n");
+        assert_eq!(args(&state, &run), ["/bin/ash", "-ec", "one\ntwo\n"]);
+        let run = first_run("FROM x\nRUN cat <<EOT > /f\nx\nEOT\n");
+        assert_eq!(
+            args(&state, &run),
+            ["/bin/ash", "-ec", "cat <<EOT > /f\nx\nEOT"]
+        );
+        let run = first_run("FROM x\nRUN <<EOT\n#!/bin/sh\necho hi\nEOT\n");
+        let (words, script) = run_args(&state, &run).unwrap();
+        assert_eq!(words, ["/bin/ash", "-ec", "/dev/pipes/EOT"]);
+        assert_eq!(script.unwrap().data, "#!/bin/sh\necho hi\n");
+    }
+
+    #[test]
+    fn history_lists_args_with_current_values() {
+        let mut state = StageState::default();
+        assert_eq!(
+            history_text(&state, &["true".into()]),
+            "RUN true # buildkit"
+        );
+        for (k, v) in [
+            ("A", Some("arg")),
+            ("B", Some("b")),
+            ("C", None),
+            ("A", None),
+        ] {
+            state.build_args.push((k.into(), v.map(String::from)));
+        }
+        state.env.set("A", "env");
+        let args = ["/bin/sh".to_string(), "-c".into(), "x".into()];
+        assert_eq!(
+            history_text(&state, &args),
+            "RUN |3 A=env B=b C= /bin/sh -c x # buildkit"
+        );
+    }
+}

@@ -1,0 +1,374 @@
+//! Stage three: [`solve`] runs a [`Plan`], stage by stage in dependency
+//! order, and returns the target's layers and image config as [`Built`].
+//!
+//! Every step that changes files works in a fresh snapshot prepared in the
+//! store: its folder is the overlay upper dir (RUN) or the folder COPY
+//! writes into; when the step changed something it is packed with
+//! [`Store::write_layer`] and committed as the snapshot of the new chain
+//! id, so later steps stack it as a lower dir. A step that changed nothing
+//! adds no layer, only a history entry with `empty_layer`, as BuildKit's
+//! exporter does. Progress goes to the caller's callback as [`Event`]s.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rdock_cache::oci_spec::image::Descriptor;
+use rdock_cache::{ChainId, Compression, Digest, Lease, PackOptions, Store};
+use rdock_parser::dockerignore::PatternMatcher;
+use rdock_parser::instructions::{parse_instruction, Instruction};
+use rdock_parser::platform::Platform;
+use rdock_parser::scope::EnvList;
+use serde_json::{json, Value};
+
+use crate::config::{ImageConfig, DEFAULT_PATH};
+use crate::error::{Error, Result};
+use crate::fsview::Layers;
+use crate::plan::{Base, Plan};
+
+/// A base image, resolved from the store by the caller.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// Full name, for progress (`docker.io/library/busybox:latest`).
+    pub name: String,
+    /// Layer descriptors with their diff ids, bottom first.
+    pub layers: Vec<(Descriptor, Digest)>,
+    /// The whole image config JSON.
+    pub config: Value,
+}
+
+/// How to run a plan.
+#[derive(Debug)]
+pub struct SolveOptions<'a> {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// Its `.dockerignore` rules.
+    pub ignore: Option<&'a PatternMatcher>,
+    /// Every image of [`Plan::images`], by the name used there.
+    pub bases: &'a BTreeMap<String, BaseImage>,
+    /// `SOURCE_DATE_EPOCH`: clamps layer file times.
+    pub source_date_epoch: Option<i64>,
+    /// The RFC 3339 creation time of the image and its history entries.
+    pub created: String,
+    /// Layer compression (gzip by default).
+    pub compression: Compression,
+    /// The Dockerfile text, to show instructions as written.
+    pub source: &'a [u8],
+}
+
+/// A progress event, numbered like BuildKit's vertices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step started: `[build 2/4] RUN make`.
+    Started { id: usize, name: String },
+    /// A line of the step's output.
+    Output { id: usize, line: String },
+    /// The step ended, with the error when it failed.
+    Finished {
+        id: usize,
+        error: Option<String>,
+        elapsed: Duration,
+    },
+}
+
+/// The built target stage.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Layer descriptors, bottom first.
+    pub layers: Vec<Descriptor>,
+    /// The OCI image config, ready to store.
+    pub config: Value,
+}
+
+/// One layer of a stage's file system.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    pub descriptor: Descriptor,
+    pub diff_id: Digest,
+    pub chain_id: ChainId,
+}
+
+/// What a stage has built so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StageState {
+    pub layers: Vec<Layer>,
+    pub config: ImageConfig,
+    /// The variables steps see, as BuildKit's LLB state env: the image's
+    /// ENV, then every ARG with a value and every ENV in order (a later
+    /// one replaces an earlier one of the same name). RUN gets them all.
+    pub env: EnvList,
+    /// The ARGs declared in scope, in order, with their values (BuildKit's
+    /// `buildArgs`, for the RUN history text).
+    pub build_args: Vec<(String, Option<String>)>,
+    /// CMD was set in this stage (ENTRYPOINT then keeps it).
+    pub cmd_set: bool,
+    pub architecture: String,
+    pub author: Option<String>,
+}
+
+impl StageState {
+    /// The overlay lower dirs, topmost first.
+    pub fn lowers(&self, store: &Store) -> Vec<PathBuf> {
+        self.layers
+            .iter()
+            .rev()
+            .map(|l| store.snapshot_path(&l.chain_id))
+            .collect()
+    }
+
+    pub fn view(&self, store: &Store) -> Layers {
+        Layers::new(self.lowers(store))
+    }
+
+    /// Variables for expansion.
+    pub fn scope(&self) -> &EnvList {
+        &self.env
+    }
+}
+
+/// Shared state of one solve.
+pub(crate) struct Solver<'a> {
+    pub store: &'a Store,
+    pub lease: Lease,
+    pub opts: &'a SolveOptions<'a>,
+    pub plan: &'a Plan,
+    pub progress: &'a mut dyn FnMut(Event),
+    pub next_id: usize,
+    pub done: BTreeMap<usize, StageState>,
+    pub images: BTreeMap<String, StageState>,
+}
+
+impl Solver<'_> {
+    pub fn pack_options(&self) -> PackOptions {
+        PackOptions {
+            compression: self.opts.compression,
+            source_date_epoch: self.opts.source_date_epoch,
+        }
+    }
+
+    /// Runs `f` as a numbered step with progress events around it.
+    pub fn step<T>(
+        &mut self,
+        name: String,
+        f: impl FnOnce(&mut Self, usize) -> Result<T>,
+    ) -> Result<T> {
+        self.next_id += 1;
+        let id = self.next_id;
+        (self.progress)(Event::Started { id, name });
+        let start = Instant::now();
+        let out = f(self, id);
+        (self.progress)(Event::Finished {
+            id,
+            error: out.as_ref().err().map(ToString::to_string),
+            elapsed: start.elapsed(),
+        });
+        out
+    }
+
+    /// The state of an image from the store, its layers unpacked once.
+    pub fn image_state(&mut self, name: &str) -> Result<StageState> {
+        if let Some(s) = self.images.get(name) {
+            return Ok(s.clone());
+        }
+        let base = self
+            .opts
+            .bases
+            .get(name)
+            .ok_or_else(|| Error::MissingBase(name.to_string()))?;
+        let mut layers = Vec::new();
+        let mut parent: Option<ChainId> = None;
+        for (desc, diff_id) in &base.layers {
+            let unpacked = self
+                .store
+                .unpack_blob(&self.lease, desc, diff_id, parent.as_ref())?;
+            self.lease.protect_snapshot(&unpacked.chain_id)?;
+            parent = Some(unpacked.chain_id.clone());
+            layers.push(Layer {
+                descriptor: desc.clone(),
+                diff_id: diff_id.clone(),
+                chain_id: unpacked.chain_id,
+            });
+        }
+        let mut config = ImageConfig::from_image(&base.config);
+        if config.env.get("PATH").is_none() {
+            config.env.set("PATH", DEFAULT_PATH);
+        }
+        let state = StageState {
+            layers,
+            env: config.env.clone(),
+            config,
+            architecture: base.config["architecture"]
+                .as_str()
+                .map_or_else(|| Platform::host().architecture, str::to_string),
+            author: base.config["author"].as_str().map(str::to_string),
+            ..StageState::default()
+        };
+        self.images.insert(name.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// The file system a `--from` reference names, as a merged view.
+    pub fn source_view(&mut self, reference: &str) -> Result<Layers> {
+        let state = match self.plan.resolve(reference) {
+            Base::Scratch => return Ok(Layers::default()),
+            Base::Stage(i) => self
+                .done
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| Error::MissingBase(reference.to_string()))?,
+            Base::Image(name) => self.image_state(&name)?,
+        };
+        Ok(state.view(self.store))
+    }
+}
+
+fn scratch_state() -> StageState {
+    let mut config = ImageConfig::default();
+    config.env.set("PATH", DEFAULT_PATH);
+    StageState {
+        env: config.env.clone(),
+        config,
+        architecture: Platform::host().architecture,
+        ..StageState::default()
+    }
+}
+
+/// Runs the plan and returns the target stage's image. `progress` gets
+/// every step's events; the content written is kept alive by a lease of
+/// `store` until the caller has referenced it (the lease ends on drop).
+pub fn solve(
+    store: &Store,
+    plan: &Plan,
+    opts: &SolveOptions<'_>,
+    lease: &Lease,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Built> {
+    let mut solver = Solver {
+        store,
+        lease: lease.clone(),
+        opts,
+        plan,
+        progress,
+        next_id: 0,
+        done: BTreeMap::new(),
+        images: BTreeMap::new(),
+    };
+    let mut last = None;
+    for planned in &plan.stages {
+        // As BuildKit: only FROM and the steps that make a filesystem
+        // vertex (RUN, COPY, ADD, WORKDIR) are numbered and shown; the
+        // metadata instructions apply silently.
+        let base = planned.base.clone();
+        let mut state = match &base {
+            Base::Stage(i) => solver
+                .done
+                .get(i)
+                .cloned()
+                .ok_or_else(|| Error::MissingBase(planned.stage.base.clone()))?,
+            _ => {
+                let shown = match &base {
+                    Base::Image(name) => opts.bases.get(name).map_or(name.as_str(), |b| &b.name),
+                    _ => planned.stage.base.as_str(),
+                };
+                let total = 1 + planned
+                    .stage
+                    .instructions
+                    .iter()
+                    .filter(|i| is_vertex(i))
+                    .count();
+                let name = format!("[{}] FROM {shown}", counter(&planned.label, 1, total));
+                solver.step(name, |s, _| match &base {
+                    Base::Image(name) => s.image_state(name),
+                    _ => Ok(scratch_state()),
+                })?
+            }
+        };
+        state.cmd_set = false;
+        // The base's ONBUILD triggers run first and are not inherited.
+        let triggers = triggers(std::mem::take(&mut state.config.on_build))?;
+        let steps: Vec<(String, &Instruction)> = triggers
+            .iter()
+            .map(|(e, ins)| (format!("ONBUILD {e}"), ins))
+            .chain(
+                planned
+                    .stage
+                    .instructions
+                    .iter()
+                    .map(|ins| (crate::steps::shown(opts.source, ins), ins)),
+            )
+            .collect();
+        let total = 1 + steps.iter().filter(|(_, i)| is_vertex(i)).count();
+        let mut index = 1;
+        for (text, ins) in steps {
+            if !is_vertex(ins) {
+                let id = solver.next_id;
+                crate::steps::dispatch(&mut solver, &mut state, ins, id)?;
+                continue;
+            }
+            index += 1;
+            let name = format!("[{}] {text}", counter(&planned.label, index, total));
+            solver.step(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
+        }
+        solver.done.insert(planned.index, state.clone());
+        last = Some(state);
+    }
+    let state = last.ok_or(Error::NoStages)?;
+    Ok(Built {
+        layers: state.layers.iter().map(|l| l.descriptor.clone()).collect(),
+        config: image_config(&state, &opts.created),
+    })
+}
+
+/// Whether an instruction makes a filesystem step (a numbered vertex).
+fn is_vertex(ins: &Instruction) -> bool {
+    matches!(
+        ins,
+        Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) | Instruction::Workdir(_)
+    )
+}
+
+/// BuildKit's step prefix: `build 2/5`, the index padded to the total's width.
+fn counter(label: &str, index: usize, total: usize) -> String {
+    let width = total.to_string().len();
+    format!("{label} {index:>width$}/{total}")
+}
+
+/// Parses ONBUILD trigger expressions into instructions.
+fn triggers(expressions: Vec<String>) -> Result<Vec<(String, Instruction)>> {
+    expressions
+        .into_iter()
+        .map(|expression| {
+            let invalid = |reason: String| Error::InvalidTrigger {
+                expression: expression.clone(),
+                reason,
+            };
+            let df =
+                rdock_parser::parse(expression.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+            let node = df.nodes.first().ok_or_else(|| invalid("empty".into()))?;
+            let ins = parse_instruction(node).map_err(|e| invalid(e.to_string()))?;
+            if matches!(ins, Instruction::From(_) | Instruction::OnBuild(_)) {
+                return Err(invalid(format!(
+                    "{} isn't allowed as an ONBUILD trigger",
+                    ins.keyword()
+                )));
+            }
+            Ok((expression, ins))
+        })
+        .collect()
+}
+
+fn image_config(state: &StageState, created: &str) -> Value {
+    let diff_ids: Vec<String> = state.layers.iter().map(|l| l.diff_id.to_string()).collect();
+    let mut c = json!({
+        "created": created,
+        "architecture": state.architecture,
+        "os": "linux",
+        "config": state.config.to_json(),
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "history": state.config.history,
+    });
+    if let Some(a) = &state.author {
+        c["author"] = json!(a);
+    }
+    c
+}

@@ -1,0 +1,130 @@
+//! `rbuild`: [`build`] runs the whole pipeline for a [`BuildRequest`]:
+//! parse the Dockerfile, plan the stages ([`rdock_builder::plan`]), resolve
+//! the base images from the store, solve ([`rdock_builder::solve`]), then
+//! export: store the image config and an OCI manifest and tag it with
+//! every name of [`ExportOptions`]. Progress events go to a callback.
+
+use std::collections::BTreeMap;
+
+use rdock_builder::{BaseImage, Event, PlanOptions, SolveOptions};
+use rdock_cache::oci_spec::image::{Descriptor, ImageManifestBuilder, MediaType};
+use rdock_cache::{Compression, Digest, Store};
+use rdock_registry_client::ImageRef;
+
+use crate::check::{read_ignore, BuildRequest};
+use crate::error::{Error, Result};
+use crate::images::timefmt::format_rfc3339;
+use crate::images::{find_image, read_image, Image};
+
+/// What to do with the built image.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Names to tag it with (`-t`).
+    pub tags: Vec<ImageRef>,
+    /// `SOURCE_DATE_EPOCH`: the creation time of the image and its history,
+    /// and the latest file time in its new layers.
+    pub source_date_epoch: Option<i64>,
+}
+
+fn base_image(store: &Store, name: &str) -> Result<BaseImage> {
+    let image = find_image(store, name)?;
+    let diff_ids: Vec<Digest> = image.config["rootfs"]["diff_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().and_then(|d| d.parse().ok()))
+        .collect();
+    let layers = image.manifest.layers();
+    if diff_ids.len() != layers.len() {
+        return Err(Error::LayerCount {
+            config: image.id.to_string(),
+            diff_ids: diff_ids.len(),
+            layers: layers.len(),
+        });
+    }
+    Ok(BaseImage {
+        name: image.name.clone().unwrap_or_else(|| name.to_string()),
+        layers: layers.iter().cloned().zip(diff_ids).collect(),
+        config: image.config,
+    })
+}
+
+/// Builds `req` into an image in `store`, tagged as `export` says.
+pub fn build(
+    store: &Store,
+    req: &BuildRequest,
+    export: &ExportOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Image> {
+    let path = req.dockerfile_path();
+    let source = std::fs::read(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let shown = path.display().to_string();
+    let rendered = |e: rdock_parser::Error| Error::Dockerfile {
+        rendered: e.render(&shown, &source),
+        error: Box::new(e),
+    };
+    let df = rdock_parser::parse(&source).map_err(rendered)?;
+    let parsed = rdock_parser::instructions::parse_dockerfile(&df).map_err(rendered)?;
+    let ignore = read_ignore(&req.context, &path)?;
+    let plan = rdock_builder::plan(
+        &parsed,
+        &PlanOptions {
+            build_args: req.build_arg_map(|k| std::env::var(k).ok())?,
+            target: req.target.clone(),
+        },
+    )?;
+    let mut bases = BTreeMap::new();
+    for name in plan.images() {
+        let base = base_image(store, &name)?;
+        bases.insert(name, base);
+    }
+    let created = format_rfc3339(export.source_date_epoch.unwrap_or_else(now));
+    let opts = SolveOptions {
+        context: req.context.clone(),
+        ignore: ignore.as_ref(),
+        bases: &bases,
+        source_date_epoch: export.source_date_epoch,
+        created,
+        compression: Compression::default(),
+        source: &source,
+    };
+    let lease = store.lease()?;
+    let built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
+
+    let config_bytes = serde_json::to_vec(&built.config).expect("a config serializes");
+    let config = store.write_blob(&lease, &config_bytes)?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(Descriptor::new(
+            MediaType::ImageConfig,
+            config.size,
+            &config.digest,
+        ))
+        .layers(built.layers)
+        .build()?;
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+    let manifest_blob = store.write_blob(&lease, &manifest_bytes)?;
+    let descriptor = Descriptor::new(
+        MediaType::ImageManifest,
+        manifest_blob.size,
+        &manifest_blob.digest,
+    );
+    for tag in &export.tags {
+        store.tag(&tag.to_string(), &descriptor)?;
+    }
+    read_image(
+        store,
+        export.tags.first().map(ToString::to_string),
+        &descriptor,
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

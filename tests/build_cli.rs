@@ -1,0 +1,326 @@
+//! `rbuild` end to end: every case folder of `fixtures/build/` is built on
+//! a busybox base image imported into a temporary store root, and the
+//! image is compared with the case's `expected.json`: the files that differ
+//! from the base (path, type, mode, owner, size, sha256, link target), the
+//! base files deleted (whiteouts), the image's `config` and its new history
+//! entries. `case.json` (optional) holds the `rbuild` arguments and, for a
+//! case that must fail, the texts its error must contain. Set
+//! `UPDATE_GOLDEN=1` to rewrite the expectations.
+//!
+//! Also: skopeo reads the built image from the store's OCI layout, and
+//! two builds with SOURCE_DATE_EPOCH in fresh roots give the same digest.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::rdock_bin;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+const EPOCH: &str = "1000000000";
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rdock-build-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The busybox rootfs tar, built once per test run.
+fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("busybox-rootfs-build-{}.tar", std::process::id()));
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-busybox-rootfs.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .expect("running make-busybox-rootfs.sh");
+        assert!(status.success(), "make-busybox-rootfs.sh failed");
+        out
+    })
+}
+
+fn rdock(root: &Path, args: &[&str]) -> Output {
+    Command::new(rdock_bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env_remove("RDOCK_ROOT")
+        .output()
+        .expect("running rdock")
+}
+
+fn ok(root: &Path, args: &[&str]) -> String {
+    let out = rdock(root, args);
+    assert!(
+        out.status.success(),
+        "rdock {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// A fresh store root with busybox imported as `busybox:latest`.
+fn store_with_busybox(name: &str) -> PathBuf {
+    let root = tempdir(name).join("root");
+    ok(&root, &["import", rootfs().to_str().unwrap(), "busybox"]);
+    root
+}
+
+/// Removes a test's temporary folder (the parent of its store root).
+fn cleanup(root: &Path) {
+    let _ = std::fs::remove_dir_all(root.parent().unwrap());
+}
+
+fn inspect(root: &Path, name: &str) -> Value {
+    let v: Value = serde_json::from_str(&ok(root, &["inspect", name])).unwrap();
+    v[0].clone()
+}
+
+fn blob(root: &Path, digest: &str) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+    std::fs::read(root.join("blobs/sha256").join(hex)).expect("reading blob")
+}
+
+/// The image's merged file tree: path to its description.
+fn tree(root: &Path, name: &str) -> BTreeMap<String, Value> {
+    let image = inspect(root, name);
+    let mut files = BTreeMap::new();
+    for layer in image["Manifest"]["layers"].as_array().unwrap() {
+        let data = blob(root, layer["digest"].as_str().unwrap());
+        let reader: Box<dyn Read> = if layer["mediaType"].as_str().unwrap().ends_with("+gzip") {
+            Box::new(flate2::read::GzDecoder::new(&data[..]))
+        } else {
+            Box::new(&data[..])
+        };
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let raw = entry.path().unwrap().to_string_lossy().into_owned();
+            let path = format!("/{}", raw.trim_start_matches("./").trim_end_matches('/'));
+            let (dir, base) = path.rsplit_once('/').unwrap();
+            if base == ".wh..wh..opq" {
+                files.retain(|k: &String, _| !k.starts_with(&format!("{dir}/")));
+                continue;
+            }
+            if let Some(gone) = base.strip_prefix(".wh.") {
+                let gone = format!("{dir}/{gone}");
+                files.retain(|k: &String, _| *k != gone && !k.starts_with(&format!("{gone}/")));
+                continue;
+            }
+            let h = entry.header().clone();
+            let kind = match h.entry_type() {
+                tar::EntryType::Directory => "dir",
+                tar::EntryType::Symlink => "symlink",
+                tar::EntryType::Link => "hardlink",
+                tar::EntryType::Regular => "file",
+                _ => "other",
+            };
+            let mut v = json!({
+                "path": path,
+                "type": kind,
+                "mode": format!("{:04o}", h.mode().unwrap() & 0o7777),
+                "uid": h.uid().unwrap(),
+                "gid": h.gid().unwrap(),
+            });
+            if kind == "file" {
+                let mut content = Vec::new();
+                entry.read_to_end(&mut content).unwrap();
+                v["size"] = json!(content.len());
+                v["sha256"] = json!(format!("{:x}", Sha256::digest(&content)));
+            }
+            if let Some(link) = entry.link_name().unwrap() {
+                v["link"] = json!(link.to_string_lossy());
+            }
+            files.insert(path, v);
+        }
+    }
+    files
+}
+
+/// What the case's image looks like next to the base image.
+fn describe(root: &Path, name: &str, base: &BTreeMap<String, Value>, base_history: usize) -> Value {
+    let built = tree(root, name);
+    let changes: Vec<&Value> = built
+        .iter()
+        .filter(|(p, v)| base.get(*p) != Some(v))
+        .map(|(_, v)| v)
+        .collect();
+    let deleted: Vec<&String> = base.keys().filter(|p| !built.contains_key(*p)).collect();
+    let image = inspect(root, name);
+    let history: Vec<String> = image["History"].as_array().unwrap()[base_history..]
+        .iter()
+        .map(|h| {
+            let empty = if h["empty_layer"] == json!(true) {
+                " (empty)"
+            } else {
+                ""
+            };
+            format!("{}{empty}", h["created_by"].as_str().unwrap())
+        })
+        .collect();
+    json!({
+        "changes": changes,
+        "deleted": deleted,
+        "config": image["Config"],
+        "history": history,
+    })
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/build")
+}
+
+#[test]
+fn golden_builds() {
+    let root = store_with_busybox("golden");
+    let base = tree(&root, "busybox");
+    let base_history = inspect(&root, "busybox")["History"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "fixture cases missing");
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let spec: Value = std::fs::read(case.join("case.json"))
+            .map(|b| serde_json::from_slice(&b).unwrap())
+            .unwrap_or(json!({}));
+        let tag = format!("case-{name}:golden");
+        let context = case.join("context");
+        let mut args = vec!["build", "-t", &tag];
+        let extra: Vec<String> = spec["args"]
+            .as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        args.extend(extra.iter().map(String::as_str));
+        args.push(context.to_str().unwrap());
+        let out = rdock(&root, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(errors) = spec["errors"].as_array() {
+            assert!(!out.status.success(), "{name}: the build should fail");
+            for e in errors {
+                let e = e.as_str().unwrap();
+                assert!(
+                    stderr.contains(e),
+                    "{name}: {e:?} not in the error:\n{stderr}"
+                );
+            }
+            assert!(
+                !rdock(&root, &["inspect", &tag]).status.success(),
+                "{name}: tagged"
+            );
+            continue;
+        }
+        assert!(out.status.success(), "{name}: build failed:\n{stderr}");
+        let got = describe(&root, &tag, &base, base_history);
+        let expected_path = case.join("expected.json");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
+            std::fs::write(&expected_path, text).unwrap();
+            continue;
+        }
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(&expected_path)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display())),
+        )
+        .unwrap();
+        assert_eq!(
+            got, expected,
+            "{name}: the image differs from expected.json"
+        );
+    }
+    cleanup(&root);
+}
+
+#[test]
+fn progress_is_buildkit_plain_and_iidfile_has_the_id() {
+    let root = store_with_busybox("progress");
+    let dir = root.parent().unwrap().to_path_buf();
+    let iid = dir.join("iid");
+    let context = fixtures().join("multistage/context");
+    let out = rdock(
+        &root,
+        &[
+            "build",
+            "-t",
+            "p",
+            "--iidfile",
+            iid.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("#1 [build 1/"), "{stderr}");
+    assert!(
+        stderr.contains("] FROM docker.io/library/busybox:latest\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n#2 DONE "), "{stderr}");
+    assert!(
+        stderr.contains("naming to docker.io/library/p:latest done"),
+        "{stderr}"
+    );
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert_eq!(id, inspect(&root, "p")["Id"].as_str().unwrap());
+    cleanup(&root);
+}
+
+#[test]
+fn skopeo_reads_the_built_image() {
+    let root = store_with_busybox("skopeo");
+    let context = fixtures().join("multistage/context");
+    ok(
+        &root,
+        &["build", "-t", "built:skopeo-e2e", context.to_str().unwrap()],
+    );
+    let out = Command::new("skopeo")
+        .args(["inspect", &format!("oci:{}:skopeo-e2e", root.display())])
+        .output()
+        .expect("running skopeo (apt-get install skopeo)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let image = inspect(&root, "built:skopeo-e2e");
+    assert_eq!(v["Digest"], image["Descriptor"]["digest"]);
+    assert_eq!(
+        v["Layers"].as_array().unwrap().len(),
+        image["Manifest"]["layers"].as_array().unwrap().len()
+    );
+    cleanup(&root);
+}
+
+#[test]
+fn source_date_epoch_builds_are_reproducible() {
+    let context = fixtures().join("multistage/context");
+    let digests: Vec<Value> = ["repro-a", "repro-b"]
+        .iter()
+        .map(|name| {
+            let root = store_with_busybox(name);
+            ok(&root, &["build", "-t", "r", context.to_str().unwrap()]);
+            let image = inspect(&root, "r");
+            assert_eq!(image["Created"], json!("2001-09-09T01:46:40Z"));
+            cleanup(&root);
+            image["Descriptor"]["digest"].clone()
+        })
+        .collect();
+    assert_eq!(digests[0], digests[1]);
+}
