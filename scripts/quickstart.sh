@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Sets up, builds rdock, and runs the main job on an example: today that is
-# parsing and checking a Dockerfile (building and running images come next).
+# Sets up and builds rdock, then runs the main job on the example in
+# fixtures/examples/hello: check the Dockerfile, build it into an OCI image on
+# a busybox base made from Debian's busybox-static, and show the image.
+# (Running the image comes with `rrun`.) Needs root for the RUN sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 cargo build --release --locked -p rdock-cli
 ln -sf rdock target/release/rbuild
 ln -sf rdock target/release/rrun
-echo "== rdock debug parse fixtures/examples/hello/Dockerfile"
-target/release/rdock debug parse fixtures/examples/hello/Dockerfile
+export RDOCK_ROOT="$PWD/target/quickstart-root"
+rdock=target/release/rdock
 echo "== rbuild --check fixtures/examples/hello"
 target/release/rbuild --check fixtures/examples/hello
+echo "== base image: busybox from Debian's busybox-static"
+bash scripts/make-busybox-rootfs.sh target/busybox-rootfs.tar
+$rdock import target/busybox-rootfs.tar busybox
+echo "== rbuild -t hello fixtures/examples/hello"
+target/release/rbuild -t hello fixtures/examples/hello
+$rdock images
+$rdock inspect hello
