@@ -85,6 +85,8 @@ impl CheckReport {
     pub fn render(&self, file: &str, source: &[u8]) -> String {
         let mut out = String::new();
         match self.findings.len() {
+            // With a build error buildx prints only the error, no summary.
+            0 if self.error.is_some() => {}
             0 => out.push_str("Check complete, no warnings found.\n"),
             1 => out.push_str("Check complete, 1 warning has been found!\n"),
             n => {
