@@ -25,7 +25,7 @@ status=0
 for c in "${cases[@]}"; do
   dir=fixtures/build/$c
   args=()
-  [ -f "$dir/case.json" ] && mapfile -t args < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1])).get("args", [])))' "$dir/case.json")
+  [ -f "$dir/case.json" ] && mapfile -t args < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1])).get("args", [])), end="")' "$dir/case.json")
   if ! DOCKER_BUILDKIT=1 $docker build -q "${args[@]}" -t "xc-$c" "$dir/context" >/dev/null 2>"$work/d.err"; then
     echo "$c: BuildKit failed: $(grep -v '^#' "$work/d.err" | tail -1)"
     $rdock build "${args[@]}" -t "xc-$c" "$dir/context" >/dev/null 2>&1 && { echo "$c: but rbuild succeeded"; status=1; }
