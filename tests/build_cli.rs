@@ -324,3 +324,52 @@ fn source_date_epoch_builds_are_reproducible() {
         .collect();
     assert_eq!(digests[0], digests[1]);
 }
+
+/// The `#N [..] STEP` lines of a build's progress, each with whether the
+/// next line says `#N CACHED`.
+fn steps_cached(stderr: &str) -> Vec<(String, bool)> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with('#') && l.contains(" ["))
+        .map(|(i, l)| {
+            let n = l.split(' ').next().unwrap();
+            let cached = lines.get(i + 1) == Some(&format!("{n} CACHED").as_str());
+            (l.to_string(), cached)
+        })
+        .collect()
+}
+
+#[test]
+fn rebuilds_are_cached_and_no_cache_runs_every_step() {
+    let root = store_with_busybox("rebuild");
+    let dir = root.parent().unwrap().to_path_buf();
+    let context = fixtures().join("multistage/context");
+    let build = |extra: &[&str], iid: &str| {
+        let iid = dir.join(iid);
+        let mut args = vec!["build", "-t", "c", "--iidfile", iid.to_str().unwrap()];
+        args.extend(extra);
+        args.push(context.to_str().unwrap());
+        let out = rdock(&root, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (stderr, std::fs::read_to_string(&iid).unwrap())
+    };
+    let (first, first_id) = build(&[], "iid1");
+    assert!(
+        steps_cached(&first)
+            .iter()
+            .any(|(l, c)| l.contains("RUN") && !c),
+        "{first}"
+    );
+    let (second, second_id) = build(&[], "iid2");
+    let steps = steps_cached(&second);
+    assert!(steps.len() >= 9, "{second}");
+    assert!(steps.iter().all(|(_, cached)| *cached), "{second}");
+    assert_eq!(first_id, second_id);
+    let (fresh, fresh_id) = build(&["--no-cache"], "iid3");
+    assert!(!fresh.contains("CACHED"), "{fresh}");
+    assert_eq!(first_id, fresh_id);
+    cleanup(&root);
+}

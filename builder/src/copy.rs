@@ -95,13 +95,24 @@ fn ignored(ignore: Option<&PatternMatcher>, rel: &Path) -> Result<bool> {
     }
 }
 
+/// Whether a directory walk leaves out `child` (at `rel`): ignored, and
+/// not a directory that a later `!` pattern may re-include files below.
+pub(crate) fn skipped(ignore: Option<&PatternMatcher>, rel: &Path, child: &Path) -> Result<bool> {
+    if !ignored(ignore, rel)? {
+        return Ok(false);
+    }
+    let keep =
+        ignore.is_some_and(|i| i.may_reinclude_below(&rel.to_string_lossy()) && child.is_dir());
+    Ok(!keep)
+}
+
 /// One matched source: the name it was asked by, and the file it names
 /// once symlinks in its path are followed (as BuildKit's copy does).
-struct Source {
-    name: std::ffi::OsString,
-    rel: PathBuf,
-    real: PathBuf,
-    meta: Metadata,
+pub(crate) struct Source {
+    pub name: std::ffi::OsString,
+    pub rel: PathBuf,
+    pub real: PathBuf,
+    pub meta: Metadata,
 }
 
 impl Source {
@@ -121,8 +132,8 @@ impl Source {
     }
 }
 
-/// Copies the request's sources into `upper`.
-pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
+/// The sources a request selects, and whether a wildcard was used.
+pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
     let mut found: Vec<Source> = Vec::new();
     let mut wildcard = false;
     for src in req.sources {
@@ -161,6 +172,12 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
             }
         }
     }
+    Ok((found, wildcard))
+}
+
+/// Copies the request's sources into `upper`.
+pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
+    let (found, wildcard) = select(req)?;
     let dest_rel = clean(req.dest);
     let dest_exists_dir = req
         .target
@@ -283,13 +300,8 @@ fn copy_entry(
             .map_err(io_err(step, "reading", real))?;
         for (name, child) in entries {
             let child_rel = rel.join(&name);
-            if ignored(req.ignore, &child_rel)? {
-                let keep = req.ignore.is_some_and(|i| {
-                    i.may_reinclude_below(&child_rel.to_string_lossy()) && child.is_dir()
-                });
-                if !keep {
-                    continue;
-                }
+            if skipped(req.ignore, &child_rel, &child)? {
+                continue;
             }
             let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
             copy_entry(req, &child_rel, &child, &cm, &dst.join(&name))?;

@@ -2,15 +2,20 @@
 //! [`copy`] expands their words, resolves `--from`, `--chown` (numeric or
 //! names from the stage's `/etc/passwd` and `/etc/group`) and `--chmod`,
 //! fills a fresh upper dir with [`crate::copy::copy_into`] and packs it.
+//! The step's cache key hashes the expanded instruction, the resolved
+//! owner and, as its input, the content digest of the selected context
+//! files ([`crate::contenthash`]) or the key of the `--from` source.
 //! ADD of URLs, git repositories and archives is not done yet.
 
 use rdock_parser::instructions::{Add, Chmod, Copy};
 
+use crate::contenthash::content_digest;
 use crate::copy::{copy_into, CopyRequest};
 use crate::error::{Error, Result};
 use crate::fsview::{clean, Layers};
+use crate::key::KeyWriter;
 use crate::snapshot::Upper;
-use crate::solve::{Solver, StageState};
+use crate::solve::{Ran, Solver, StageState};
 use crate::steps::{expand, under_workdir};
 
 /// What COPY and ADD have in common.
@@ -23,6 +28,7 @@ pub(crate) struct CopyArgs<'a> {
     from: Option<&'a str>,
     chown: Option<&'a str>,
     chmod: Option<&'a Chmod>,
+    link: bool,
     unsupported: Option<&'static str>,
 }
 
@@ -36,6 +42,7 @@ impl<'a> From<&'a Copy> for CopyArgs<'a> {
             from: c.from.as_deref(),
             chown: c.chown.as_deref(),
             chmod: c.chmod.as_ref(),
+            link: c.link,
             unsupported: if c.parents {
                 Some("COPY --parents")
             } else if !c.exclude.is_empty() {
@@ -57,6 +64,7 @@ impl<'a> From<&'a Add> for CopyArgs<'a> {
             from: None,
             chown: a.chown.as_deref(),
             chmod: a.chmod.as_ref(),
+            link: a.link,
             unsupported: if !a.exclude.is_empty() || a.checksum.is_some() {
                 Some("ADD --exclude and --checksum")
             } else {
@@ -103,7 +111,7 @@ pub(crate) fn owner(step: &str, view: &Layers, chown: &str) -> Result<(u32, u32)
     Ok((uid, gid))
 }
 
-pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) -> Result<()> {
+pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) -> Result<Ran> {
     let step = if c.add { "ADD" } else { "COPY" };
     let unsupported = |what: &str| Error::Unsupported {
         step: step.to_string(),
@@ -152,11 +160,11 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         Some(f) => (s.source_view(f)?, false),
         None => (Layers::new(vec![s.opts.context.clone()]), true),
     };
-    let upper = Upper::new(s, step)?;
+    let opts = s.opts;
     let req = CopyRequest {
         step,
         from: &from,
-        ignore: if context { s.opts.ignore } else { None },
+        ignore: if context { opts.ignore } else { None },
         sources: &sources,
         dest: &dest,
         owner,
@@ -164,17 +172,41 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         chmod: chmod.as_ref(),
         target: &target,
     };
-    copy_into(&req, &upper.path())?;
+    let mut key = KeyWriter::new(if c.add { "add" } else { "copy" });
+    key.key(state.parent_key())
+        .list(&sources)
+        .str(&dest)
+        .opt_str(chown.as_deref())
+        .opt_str(chmod.as_ref().map(ToString::to_string).as_deref())
+        .u64(u64::from(c.link));
+    if let Some((uid, gid)) = owner {
+        key.u64(u64::from(uid)).u64(u64::from(gid));
+    }
+    match c.from {
+        Some(f) => key.str("from").key(&s.source_key(f)?),
+        None => key
+            .str("context")
+            .digest(&content_digest(&req, &mut s.index)?),
+    };
+    let key = key.finish();
     // BuildKit's commit message: flags, sources and the destination as
     // written (expanded).
     let mut words = vec![step.to_string()];
     words.extend(chown.map(|c| format!("--chown={c}")));
-    words.extend(chmod.map(|c| format!("--chmod={c}")));
-    words.extend(sources);
-    words.push(written_dest);
+    words.extend(chmod.as_ref().map(|c| format!("--chmod={c}")));
+    words.extend(sources.iter().cloned());
+    words.push(written_dest.clone());
     let history = format!("{} # buildkit", words.join(" "));
-    let layer = upper.finish(s, state)?;
     let created = s.opts.created.clone();
+    if let Some(layer) = s.reuse(state, &key)? {
+        state.config.add_history(&created, history, !layer);
+        state.key = Some(key);
+        return Ok(Ran::Cached);
+    }
+    let upper = Upper::new(s, step)?;
+    copy_into(&req, &upper.path())?;
+    let layer = upper.finish(s, state, &key)?;
     state.config.add_history(&created, history, !layer);
-    Ok(())
+    state.key = Some(key);
+    Ok(Ran::Executed)
 }

@@ -11,20 +11,34 @@
 //!   [`Built`] layers and image config; progress is reported through
 //!   [`Event`]s, never printed.
 //!
+//! - Caching: every file system step has a content-addressed
+//!   [`rdock_cache::CacheKey`] (its parent's key, the expanded instruction,
+//!   the variables a RUN sees, the content of the context files a COPY
+//!   reads); a key with a record in the store is a hit and the step does
+//!   not run ([`Event::Cached`]). RUN executes through an [`Executor`].
+//!
 //! The caller (the engine) resolves base images from the store between the
 //! two and stores the image afterwards. Errors are one [`Error`] enum.
 
 mod config;
+mod contenthash;
 mod copy;
 mod copy_step;
 mod error;
+mod executor;
 mod fsview;
+mod key;
 mod plan;
 mod run_step;
 mod snapshot;
 mod solve;
+mod stepcache;
 mod steps;
 
+#[cfg(test)]
+mod cache_tests;
+
 pub use error::{Error, Result};
+pub use executor::{Executor, SandboxExecutor};
 pub use plan::{plan, Base, Plan, PlanOptions, PlannedStage};
 pub use solve::{solve, BaseImage, Built, Event, SolveOptions};

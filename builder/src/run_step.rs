@@ -10,8 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use rdock_runner::{Mount, Network, RunSpec};
 
 use crate::error::{Error, Result};
+use crate::key::KeyWriter;
 use crate::snapshot::Upper;
-use crate::solve::{Event, Solver, StageState};
+use crate::solve::{Event, Ran, Solver, StageState};
 use crate::steps::command_args;
 
 /// How many output lines a failed RUN's error keeps.
@@ -114,7 +115,37 @@ fn tail(outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
 }
 
-pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usize) -> Result<()> {
+/// The RUN's cache key: the parent's key, the command (with a heredoc
+/// script's body), every variable the command sees (image ENV, ARG values
+/// in scope, ENV), the working directory, the user and the flags.
+fn run_key(
+    state: &StageState,
+    run: &Run,
+    args: &[String],
+    script: Option<&Script>,
+    cwd: &str,
+) -> rdock_cache::CacheKey {
+    let mut k = KeyWriter::new("run");
+    k.key(state.parent_key())
+        .list(args)
+        .opt_str(script.map(|s| s.name.as_str()))
+        .opt_str(script.map(|s| s.data.as_str()))
+        .list(&state.env.to_env_strings())
+        .str(cwd)
+        .str(&state.config.user)
+        .str(match run.network {
+            NetworkMode::Default => "default",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        })
+        .str(match run.security {
+            Security::Insecure => "insecure",
+            _ => "sandbox",
+        });
+    k.finish()
+}
+
+pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usize) -> Result<Ran> {
     if !run.mounts.is_empty() {
         return Err(Error::Unsupported {
             step: "RUN".into(),
@@ -128,6 +159,19 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         });
     }
     let (args, script) = run_args(state, run)?;
+    let cwd = if state.config.workdir.is_empty() {
+        "/".to_string()
+    } else {
+        state.config.workdir.clone()
+    };
+    let key = run_key(state, run, &args, script.as_ref(), &cwd);
+    let history = history_text(state, &args);
+    let created = s.opts.created.clone();
+    if let Some(layer) = s.reuse(state, &key)? {
+        state.config.add_history(&created, history, !layer);
+        state.key = Some(key);
+        return Ok(Ran::Cached);
+    }
     let upper = Upper::new(s, "RUN")?;
     let mut spec = RunSpec::new(
         state.lowers(s.store),
@@ -153,18 +197,14 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
             readonly: true,
         });
     }
-    spec.cwd = if state.config.workdir.is_empty() {
-        "/".into()
-    } else {
-        state.config.workdir.clone()
-    };
+    spec.cwd = cwd;
     spec.user = state.config.user.clone();
     spec.network = match run.network {
         NetworkMode::Default => Network::Default,
         NetworkMode::None => Network::None,
         NetworkMode::Host => Network::Host,
     };
-    let outcome = rdock_runner::run(&spec).map_err(|source| Error::Runner {
+    let outcome = s.opts.executor.run(&spec).map_err(|source| Error::Runner {
         step: "RUN".into(),
         source,
     })?;
@@ -190,11 +230,10 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
             output: tail(&outcome.stdout, &outcome.stderr),
         });
     }
-    let history = history_text(state, &args);
-    let layer = upper.finish(s, state)?;
-    let created = s.opts.created.clone();
+    let layer = upper.finish(s, state, &key)?;
     state.config.add_history(&created, history, !layer);
-    Ok(())
+    state.key = Some(key);
+    Ok(Ran::Executed)
 }
 
 #[cfg(test)]

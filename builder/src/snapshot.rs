@@ -1,10 +1,11 @@
 //! A step's fresh upper dir: [`Upper`] prepares a snapshot in the store,
 //! and [`Upper::finish`] packs it into a layer and commits it as the
-//! snapshot of the stage's next chain id, or drops it when it is empty.
+//! snapshot of the stage's next chain id, or drops it when it is empty;
+//! either way the result is recorded under the step's cache key.
 
 use std::path::PathBuf;
 
-use rdock_cache::{ChainId, PreparedSnapshot};
+use rdock_cache::{CacheKey, ChainId, PreparedSnapshot};
 
 use crate::error::{Error, Result};
 use crate::solve::{Layer, Solver, StageState};
@@ -46,9 +47,15 @@ impl Upper {
         Ok(dir)
     }
 
-    /// Packs the upper dir into a layer on top of `state` and commits it.
-    /// Returns whether a layer was added (an empty dir adds none).
-    pub fn finish(self, solver: &Solver<'_>, state: &mut StageState) -> Result<bool> {
+    /// Packs the upper dir into a layer on top of `state`, commits it and
+    /// records it under `key`. Returns whether a layer was added (an empty
+    /// dir adds none).
+    pub fn finish(
+        self,
+        solver: &Solver<'_>,
+        state: &mut StageState,
+        key: &CacheKey,
+    ) -> Result<bool> {
         let io = |path: PathBuf| {
             let step = self.step.clone();
             move |source| Error::Io {
@@ -70,12 +77,13 @@ impl Upper {
             .map_err(io(upper.clone()))?
             .next()
             .is_none();
-        if empty {
-            return Ok(false);
-        }
         let info = solver
             .store
             .write_layer(&solver.lease, &upper, &solver.pack_options())?;
+        if empty {
+            solver.record(state, key, &info, false)?;
+            return Ok(false);
+        }
         let chain_id = match state.layers.last() {
             Some(l) => l.chain_id.child(&info.diff_id),
             None => ChainId::base(&info.diff_id),
@@ -84,9 +92,10 @@ impl Upper {
         solver.lease.protect_snapshot(&chain_id)?;
         state.layers.push(Layer {
             descriptor: info.descriptor(),
-            diff_id: info.diff_id,
+            diff_id: info.diff_id.clone(),
             chain_id,
         });
+        solver.record(state, key, &info, true)?;
         Ok(true)
     }
 }

@@ -8,13 +8,19 @@
 //! id, so later steps stack it as a lower dir. A step that changed nothing
 //! adds no layer, only a history entry with `empty_layer`, as BuildKit's
 //! exporter does. Progress goes to the caller's callback as [`Event`]s.
+//!
+//! Each file system step first computes its cache key from the stage's
+//! key so far (the base image's manifest digest, `scratch`, or the parent
+//! stage's key) and its own definition and inputs; when the store has a
+//! record for it, the recorded layer is stacked and the step does not run
+//! (`#N CACHED`). See [`crate::stepcache`] and [`crate::contenthash`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rdock_cache::oci_spec::image::Descriptor;
-use rdock_cache::{ChainId, Compression, Digest, Lease, PackOptions, Store};
+use rdock_cache::{CacheKey, ChainId, Compression, Digest, Lease, PackOptions, Store};
 use rdock_parser::dockerignore::PatternMatcher;
 use rdock_parser::instructions::{parse_instruction, Instruction};
 use rdock_parser::platform::Platform;
@@ -22,8 +28,11 @@ use rdock_parser::scope::EnvList;
 use serde_json::{json, Value};
 
 use crate::config::{ImageConfig, DEFAULT_PATH};
+use crate::contenthash::ContextIndex;
 use crate::error::{Error, Result};
+use crate::executor::Executor;
 use crate::fsview::Layers;
+use crate::key::KeyWriter;
 use crate::plan::{Base, Plan};
 
 /// A base image, resolved from the store by the caller.
@@ -31,6 +40,8 @@ use crate::plan::{Base, Plan};
 pub struct BaseImage {
     /// Full name, for progress (`docker.io/library/busybox:latest`).
     pub name: String,
+    /// The digest of its manifest: the base of its stages' cache keys.
+    pub manifest_digest: Digest,
     /// Layer descriptors with their diff ids, bottom first.
     pub layers: Vec<(Descriptor, Digest)>,
     /// The whole image config JSON.
@@ -54,6 +65,10 @@ pub struct SolveOptions<'a> {
     pub compression: Compression,
     /// The Dockerfile text, to show instructions as written.
     pub source: &'a [u8],
+    /// Runs RUN commands.
+    pub executor: &'a dyn Executor,
+    /// `--no-cache`: run every step (records are still written).
+    pub no_cache: bool,
 }
 
 /// A progress event, numbered like BuildKit's vertices.
@@ -63,6 +78,9 @@ pub enum Event {
     Started { id: usize, name: String },
     /// A line of the step's output.
     Output { id: usize, line: String },
+    /// The step's result came from the build cache; it did not run (no
+    /// `Finished` follows).
+    Cached { id: usize },
     /// The step ended, with the error when it failed.
     Finished {
         id: usize,
@@ -104,6 +122,9 @@ pub(crate) struct StageState {
     pub cmd_set: bool,
     pub architecture: String,
     pub author: Option<String>,
+    /// The cache key of the stage's file system so far: its base, then
+    /// each file system step.
+    pub key: Option<CacheKey>,
 }
 
 impl StageState {
@@ -124,6 +145,20 @@ impl StageState {
     pub fn scope(&self) -> &EnvList {
         &self.env
     }
+
+    /// The key the next step builds on.
+    pub fn parent_key(&self) -> &CacheKey {
+        self.key
+            .as_ref()
+            .expect("every stage state starts with a key")
+    }
+}
+
+/// How a file system step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ran {
+    Executed,
+    Cached,
 }
 
 /// Shared state of one solve.
@@ -136,6 +171,7 @@ pub(crate) struct Solver<'a> {
     pub next_id: usize,
     pub done: BTreeMap<usize, StageState>,
     pub images: BTreeMap<String, StageState>,
+    pub index: ContextIndex,
 }
 
 impl Solver<'_> {
@@ -146,29 +182,34 @@ impl Solver<'_> {
         }
     }
 
-    /// Runs `f` as a numbered step with progress events around it.
-    pub fn step<T>(
+    /// Runs a file system step: progress shows `CACHED` instead of its
+    /// end when it was a cache hit.
+    pub fn vertex(
         &mut self,
         name: String,
-        f: impl FnOnce(&mut Self, usize) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&mut Self, usize) -> Result<Ran>,
+    ) -> Result<Ran> {
         self.next_id += 1;
         let id = self.next_id;
         (self.progress)(Event::Started { id, name });
         let start = Instant::now();
         let out = f(self, id);
-        (self.progress)(Event::Finished {
-            id,
-            error: out.as_ref().err().map(ToString::to_string),
-            elapsed: start.elapsed(),
-        });
+        match out {
+            Ok(Ran::Cached) => (self.progress)(Event::Cached { id }),
+            _ => (self.progress)(Event::Finished {
+                id,
+                error: out.as_ref().err().map(ToString::to_string),
+                elapsed: start.elapsed(),
+            }),
+        }
         out
     }
 
-    /// The state of an image from the store, its layers unpacked once.
-    pub fn image_state(&mut self, name: &str) -> Result<StageState> {
+    /// The state of an image from the store, its layers unpacked once,
+    /// and whether they all were unpacked already.
+    pub fn image_state(&mut self, name: &str) -> Result<(StageState, Ran)> {
         if let Some(s) = self.images.get(name) {
-            return Ok(s.clone());
+            return Ok((s.clone(), Ran::Cached));
         }
         let base = self
             .opts
@@ -176,12 +217,16 @@ impl Solver<'_> {
             .get(name)
             .ok_or_else(|| Error::MissingBase(name.to_string()))?;
         let mut layers = Vec::new();
+        let mut ran = Ran::Cached;
         let mut parent: Option<ChainId> = None;
         for (desc, diff_id) in &base.layers {
             let unpacked = self
                 .store
                 .unpack_blob(&self.lease, desc, diff_id, parent.as_ref())?;
             self.lease.protect_snapshot(&unpacked.chain_id)?;
+            if unpacked.stats.is_some() {
+                ran = Ran::Executed;
+            }
             parent = Some(unpacked.chain_id.clone());
             layers.push(Layer {
                 descriptor: desc.clone(),
@@ -201,10 +246,29 @@ impl Solver<'_> {
                 .as_str()
                 .map_or_else(|| Platform::host().architecture, str::to_string),
             author: base.config["author"].as_str().map(str::to_string),
+            key: Some(
+                KeyWriter::new("image")
+                    .digest(&base.manifest_digest)
+                    .finish(),
+            ),
             ..StageState::default()
         };
         self.images.insert(name.to_string(), state.clone());
-        Ok(state)
+        Ok((state, ran))
+    }
+
+    /// The cache key of what a `--from` reference names.
+    pub fn source_key(&mut self, reference: &str) -> Result<CacheKey> {
+        Ok(match self.plan.resolve(reference) {
+            Base::Scratch => scratch_state().parent_key().clone(),
+            Base::Stage(i) => self
+                .done
+                .get(&i)
+                .ok_or_else(|| Error::MissingBase(reference.to_string()))?
+                .parent_key()
+                .clone(),
+            Base::Image(name) => self.image_state(&name)?.0.parent_key().clone(),
+        })
     }
 
     /// The file system a `--from` reference names, as a merged view.
@@ -216,7 +280,7 @@ impl Solver<'_> {
                 .get(&i)
                 .cloned()
                 .ok_or_else(|| Error::MissingBase(reference.to_string()))?,
-            Base::Image(name) => self.image_state(&name)?,
+            Base::Image(name) => self.image_state(&name)?.0,
         };
         Ok(state.view(self.store))
     }
@@ -229,6 +293,7 @@ fn scratch_state() -> StageState {
         env: config.env.clone(),
         config,
         architecture: Platform::host().architecture,
+        key: Some(KeyWriter::new("scratch").finish()),
         ..StageState::default()
     }
 }
@@ -252,7 +317,22 @@ pub fn solve(
         next_id: 0,
         done: BTreeMap::new(),
         images: BTreeMap::new(),
+        index: ContextIndex::load(store.root(), &opts.context),
     };
+    let result = solve_stages(&mut solver);
+    // The files hashed so far serve the next build, even after a failure.
+    let saved = solver.index.save();
+    let state = result?;
+    saved?;
+    Ok(Built {
+        layers: state.layers.iter().map(|l| l.descriptor.clone()).collect(),
+        config: image_config(&state, &opts.created),
+    })
+}
+
+/// Runs every stage of the plan; returns the last one's state.
+fn solve_stages(solver: &mut Solver<'_>) -> Result<StageState> {
+    let (plan, opts) = (solver.plan, solver.opts);
     let mut last = None;
     for planned in &plan.stages {
         // As BuildKit: only FROM and the steps that make a filesystem
@@ -277,10 +357,17 @@ pub fn solve(
                     .filter(|i| is_vertex(i))
                     .count();
                 let name = format!("[{}] FROM {shown}", counter(&planned.label, 1, total));
-                solver.step(name, |s, _| match &base {
-                    Base::Image(name) => s.image_state(name),
-                    _ => Ok(scratch_state()),
-                })?
+                let mut state = None;
+                solver.vertex(name, |s, _| {
+                    let (st, ran) = match &base {
+                        Base::Image(name) => s.image_state(name)?,
+                        _ => (scratch_state(), Ran::Executed),
+                    };
+                    let ran = if s.opts.no_cache { Ran::Executed } else { ran };
+                    state = Some(st);
+                    Ok(ran)
+                })?;
+                state.expect("the FROM step sets the state")
             }
         };
         state.cmd_set = false;
@@ -302,21 +389,17 @@ pub fn solve(
         for (text, ins) in steps {
             if !is_vertex(ins) {
                 let id = solver.next_id;
-                crate::steps::dispatch(&mut solver, &mut state, ins, id)?;
+                crate::steps::dispatch(solver, &mut state, ins, id)?;
                 continue;
             }
             index += 1;
             let name = format!("[{}] {text}", counter(&planned.label, index, total));
-            solver.step(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
+            solver.vertex(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
         }
         solver.done.insert(planned.index, state.clone());
         last = Some(state);
     }
-    let state = last.ok_or(Error::NoStages)?;
-    Ok(Built {
-        layers: state.layers.iter().map(|l| l.descriptor.clone()).collect(),
-        config: image_config(&state, &opts.created),
-    })
+    last.ok_or(Error::NoStages)
 }
 
 /// Whether an instruction makes a filesystem step (a numbered vertex).

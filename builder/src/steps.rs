@@ -10,8 +10,9 @@ use serde_json::json;
 
 use crate::config::{go_duration, go_list, go_quoted_list, go_quoted_rune};
 use crate::error::{Error, Result};
+use crate::key::KeyWriter;
 use crate::snapshot::Upper;
-use crate::solve::{Solver, StageState};
+use crate::solve::{Ran, Solver, StageState};
 
 /// The instruction as the progress shows it: its first line as written,
 /// and for a RUN that is one heredoc, BuildKit's summary of the body.
@@ -64,13 +65,16 @@ pub(crate) fn command_args(state: &StageState, c: &CommandLine) -> Vec<String> {
     }
 }
 
-/// Applies one instruction to the stage's `state`.
+/// Applies one instruction to the stage's `state`. File system steps
+/// (RUN, COPY, ADD, WORKDIR) extend the state's cache key and are reused
+/// from the cache when their key has a record; metadata instructions only
+/// change the state the later keys hash.
 pub(crate) fn dispatch(
     s: &mut Solver<'_>,
     state: &mut StageState,
     ins: &Instruction,
     id: usize,
-) -> Result<()> {
+) -> Result<Ran> {
     let step = ins.keyword().to_uppercase();
     let created = s.opts.created.clone();
     let history = match ins {
@@ -217,7 +221,7 @@ pub(crate) fn dispatch(
         Instruction::OnBuild(o) => {
             // BuildKit records no history entry for ONBUILD.
             state.config.on_build.push(o.expression.clone());
-            return Ok(());
+            return Ok(Ran::Executed);
         }
         Instruction::Maintainer(m) => {
             state.author = Some(m.name.clone());
@@ -225,7 +229,7 @@ pub(crate) fn dispatch(
         }
     };
     state.config.add_history(&created, history, true);
-    Ok(())
+    Ok(Ran::Executed)
 }
 
 /// ARGs that never become environment variables.
@@ -261,11 +265,24 @@ pub(crate) fn under_workdir(workdir: &str, path: &str) -> String {
 
 /// WORKDIR: sets the directory and creates it, owned by USER (a layer
 /// only when it was missing).
-fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<()> {
+fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<Ran> {
     let path = expand(s, state, "WORKDIR", path)?;
     let joined = under_workdir(&state.config.workdir, &path);
     let clean = format!("/{}", crate::fsview::clean(&joined).display());
     state.config.workdir = clean.clone();
+    let mut key = KeyWriter::new("workdir");
+    key.key(state.parent_key())
+        .str(&clean)
+        .str(&state.config.user);
+    let key = key.finish();
+    let created = s.opts.created.clone();
+    if let Some(layer) = s.reuse(state, &key)? {
+        state
+            .config
+            .add_history(&created, format!("WORKDIR {clean}"), !layer);
+        state.key = Some(key);
+        return Ok(Ran::Cached);
+    }
     let view = state.view(s.store);
     let upper = Upper::new(s, "WORKDIR")?;
     let rel = crate::fsview::clean(&clean);
@@ -277,12 +294,12 @@ fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<()>
         };
         crate::copy::make_dirs("WORKDIR", &view, owner, &upper.path(), &rel, true)?;
     }
-    let layer = upper.finish(s, state)?;
-    let created = s.opts.created.clone();
+    let layer = upper.finish(s, state, &key)?;
     state
         .config
         .add_history(&created, format!("WORKDIR {clean}"), !layer);
-    Ok(())
+    state.key = Some(key);
+    Ok(Ran::Executed)
 }
 
 #[cfg(test)]

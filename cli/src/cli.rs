@@ -174,6 +174,9 @@ pub struct BuildArgs {
     /// Run the build checks only and report their findings
     #[arg(long)]
     pub check: bool,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
     /// Type of progress output
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,

@@ -2,7 +2,9 @@
 //! parse the Dockerfile, plan the stages ([`rdock_builder::plan`]), resolve
 //! the base images from the store, solve ([`rdock_builder::solve`]), then
 //! export: store the image config and an OCI manifest and tag it with
-//! every name of [`ExportOptions`]. Progress events go to a callback.
+//! every name of [`ExportOptions`]. Progress events go to a callback;
+//! steps whose cache key has a record are reused, not run, unless the
+//! request says `no_cache`.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,7 @@ fn base_image(store: &Store, name: &str) -> Result<BaseImage> {
     }
     Ok(BaseImage {
         name: image.name.clone().unwrap_or_else(|| name.to_string()),
+        manifest_digest: image.manifest_digest.clone(),
         layers: layers.iter().cloned().zip(diff_ids).collect(),
         config: image.config,
     })
@@ -90,6 +93,8 @@ pub fn build(
         created,
         compression: Compression::default(),
         source: &source,
+        executor: &rdock_builder::SandboxExecutor,
+        no_cache: req.no_cache,
     };
     let lease = store.lease()?;
     let built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;

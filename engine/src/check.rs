@@ -18,6 +18,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// `--build-arg` values; a bare `NAME` takes the value from `env`.
     pub build_args: Vec<String>,
+    /// `--no-cache`: run every step, ignoring cached results.
+    pub no_cache: bool,
 }
 
 impl BuildRequest {
@@ -127,6 +129,7 @@ mod tests {
             dockerfile: None,
             target: None,
             build_args: vec!["A=1".into(), "B".into(), "C".into(), "D=".into()],
+            no_cache: false,
         };
         let m = req
             .build_arg_map(|k| (k == "B").then(|| "env".to_string()))

@@ -17,6 +17,7 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         dockerfile: args.file,
         target: args.target,
         build_args: args.build_args,
+        no_cache: args.no_cache,
     };
     if args.check {
         return check(&req);
@@ -73,6 +74,7 @@ fn render_event(
             let secs = started.get(&id).map_or(0.0, |t| t.elapsed().as_secs_f64());
             writeln!(out, "#{id} {secs:.3} {line}")
         }
+        BuildEvent::Cached { id } => writeln!(out, "#{id} CACHED\n"),
         BuildEvent::Finished { id, error, elapsed } => match error {
             None => writeln!(out, "#{id} DONE {:.1}s\n", elapsed.as_secs_f64()),
             Some(e) => writeln!(out, "#{id} ERROR: {e}\n"),
