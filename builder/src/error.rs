@@ -17,6 +17,9 @@ pub enum Error {
     /// Stages depend on each other in a cycle.
     #[error("circular dependency detected on stage: {0}")]
     Cycle(String),
+    /// BuildKit dispatches stages in file order, so a source must come first.
+    #[error("cannot copy from stage {}, it needs to be defined before current stage {}", rdock_parser::go_quote(.from), rdock_parser::go_quote(.stage))]
+    CopyFromLaterStage { from: String, stage: String },
     /// A word could not be expanded.
     #[error("{step}: expanding {word:?}")]
     Expand {

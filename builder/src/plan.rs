@@ -68,8 +68,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// What a `COPY --from` (or mount `from=`) reference means: any stage
-    /// by name or index (BuildKit allows later ones, without cycles),
+    /// What a `COPY --from` (or mount `from=`) reference means: an earlier
+    /// stage by name or index (planning rejects later ones, as BuildKit),
     /// `scratch`, or an image. The reference is not expanded.
     pub fn resolve(&self, reference: &str) -> Base {
         resolve_ref(&self.names, reference, self.names.len())
@@ -192,6 +192,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         .map(|i| graph.add_node(i))
         .collect();
     let mut bases = Vec::new();
+    let mut later = Vec::new();
     for (i, stage) in parsed.stages.iter().enumerate() {
         let label = label(stage, i);
         let base = resolve_ref(
@@ -205,6 +206,9 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         for r in stage_refs(stage) {
             if let Base::Stage(j) = resolve_ref(&names, &r, names.len()) {
                 graph.add_edge(nodes[j], nodes[i], ());
+                if j >= i {
+                    later.push((i, r));
+                }
             }
         }
         bases.push(base);
@@ -221,6 +225,13 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         if !std::mem::replace(&mut wanted[graph[n]], true) {
             todo.extend(graph.neighbors_directed(n, petgraph::Direction::Incoming));
         }
+    }
+    // Only stages that would be dispatched fail, as in BuildKit.
+    if let Some((i, from)) = later.into_iter().find(|(i, _)| wanted[*i]) {
+        return Err(Error::CopyFromLaterStage {
+            from,
+            stage: label(&parsed.stages[i], i),
+        });
     }
     let stages = order
         .into_iter()
@@ -270,23 +281,35 @@ mod tests {
     #[test]
     fn orders_and_prunes_stages() {
         let text = "ARG BASE=busybox\nARG V=1\nFROM $BASE AS a\nFROM scratch AS unused\n\
-                    FROM a AS b\nCOPY --from=c /x /x\nCOPY --from=img /y /y\n\
-                    FROM busybox:$V AS c\n";
+                    FROM busybox:$V AS c\nFROM a AS b\nCOPY --from=c /x /x\n\
+                    COPY --from=img /y /y\n";
         let p = planned(text, Some("b")).unwrap();
         let mut got = order(&p);
         assert_eq!(got.pop().as_deref(), Some("b"));
         got.sort();
         assert_eq!(got, ["a", "c"]);
-        // `--from` may name a later stage; anything else is an image.
+        // A `--from` that names no stage is an image.
         assert_eq!(
             p.images(),
             ["busybox", "busybox:9", "img"].map(String::from).into()
         );
-        assert_eq!(p.resolve("c"), Base::Stage(3));
+        assert_eq!(p.resolve("c"), Base::Stage(2));
         assert_eq!(p.globals.get("V"), Some("9"));
-        let all = planned(text, None).unwrap();
-        assert_eq!(order(&all), ["c"]);
-        assert_eq!(all.stages[0].base, Base::Image("busybox:9".into()));
+        let c = planned(text, Some("c")).unwrap();
+        assert_eq!(order(&c), ["c"]);
+        assert_eq!(c.stages[0].base, Base::Image("busybox:9".into()));
+    }
+
+    #[test]
+    fn copy_from_a_later_stage_is_an_error_when_dispatched() {
+        let text = "FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\n";
+        let err = planned(text, Some("a")).err().expect("later stage");
+        assert_eq!(
+            err.to_string(),
+            "cannot copy from stage \"b\", it needs to be defined before current stage \"a\""
+        );
+        // Not needed for the target: not dispatched, no error.
+        assert!(planned(text, Some("b")).is_ok());
     }
 
     #[test]
