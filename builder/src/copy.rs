@@ -210,7 +210,9 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
             meta.is_dir(),
         )?;
         let dst = upper.join(&target);
-        copy_entry(req, rel, real, meta, &dst)?;
+        // A directory's contents go into a target made above, which keeps
+        // the metadata it was made with (as BuildKit's copier does).
+        copy_entry(req, rel, real, meta, &dst, !meta.is_dir())?;
         if let Some((_, m)) = existing {
             set_meta(req.step, &dst, &m, m.uid(), m.gid(), m.mode())?;
         }
@@ -278,6 +280,7 @@ fn copy_entry(
     real: &Path,
     m: &Metadata,
     dst: &Path,
+    apply_meta: bool,
 ) -> Result<()> {
     let step = req.step;
     let (uid, gid) = match (req.owner, req.context) {
@@ -304,7 +307,7 @@ fn copy_entry(
                 continue;
             }
             let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
-            copy_entry(req, &child_rel, &child, &cm, &dst.join(&name))?;
+            copy_entry(req, &child_rel, &child, &cm, &dst.join(&name), true)?;
         }
     } else if ft.is_symlink() {
         let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;
@@ -319,7 +322,10 @@ fn copy_entry(
             what: format!("copying the special file {}", rel.display()),
         });
     }
-    set_meta(step, dst, m, uid, gid, mode)
+    if apply_meta {
+        set_meta(step, dst, m, uid, gid, mode)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

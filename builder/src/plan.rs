@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn copy_from_a_later_stage_is_an_error_when_dispatched() {
         let text = "FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\n";
-        let err = planned(text, Some("a")).err().expect("later stage");
+        let err = planned(text, Some("a")).expect_err("later stage");
         assert_eq!(
             err.to_string(),
             "cannot copy from stage \"b\", it needs to be defined before current stage \"a\""
