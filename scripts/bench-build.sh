@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# rbuild next to buildah (the same run, the same machine) on the benchmark
+# fixtures of ../shared/bench: fixture a (2000 files copied, RUN steps) cold,
+# no-change rebuild, one file's content changed, only mtimes changed; fixture
+# b (four CPU-bound stages) cold. Stores on tmpfs, as the peer figures in
+# ../shared/bench/README.md. Prints a Markdown table of medians and ratios.
+# Usage (as root): bash scripts/bench-build.sh   (RUNS=5 for more runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench=${BENCH_DIR:-../shared/bench}
+runs=${RUNS:-3}
+base=localhost:5000/busybox:latest
+work=${BENCH_WORK:-/dev/shm/rdock-bench}
+command -v buildah >/dev/null && command -v runc >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah runc >/dev/null
+cargo build --release --locked -p rdock-cli >&2
+rdock=$PWD/target/release/rdock
+rm -rf "$work" && mkdir -p "$work"
+export FX=$work/fx RDOCK_ROOT=$work/rdock-root
+# This machine kind: crun refuses hybrid cgroups and the hard nofile limit is
+# 20000, so buildah needs runc and lower default ulimits.
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+bash "$bench/make-fixtures.sh" "$base" 2>/dev/null
+# Base images: rdock imports Debian's busybox; buildah gets the bench's own.
+bash scripts/make-busybox-rootfs.sh "$work/busybox.tar"
+$rdock import "$work/busybox.tar" "$base" >/dev/null
+bash "$bench/make-busybox-image.sh" -o "$work/bb-layout" -m manual -s "$base" >/dev/null 2>&1
+bstore=(--root "$work/buildah-root" --runroot "$work/buildah-run" --storage-driver overlay)
+skopeo copy -q "oci:$work/bb-layout:latest" "containers-storage:[overlay@$work/buildah-root+$work/buildah-run]$base"
+
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rb() { $rdock build --progress=plain "$@"; }
+bb() { buildah "${bstore[@]}" build --layers -q "$@"; }
+
+declare -A T
+measure() { # name tool-fn args...
+  local name=$1; shift
+  local xs=()
+  for _ in $(seq "$runs"); do xs+=("$(ms "$@")"); done
+  T[$name]=$(printf '%s\n' "${xs[@]}" | median)
+}
+for tool in rb bb; do
+  measure "$tool-a-cold" $tool --no-cache -t a "$FX/a"
+  $tool -t a "$FX/a" >/dev/null 2>&1
+  measure "$tool-a-nochange" $tool -t a "$FX/a"
+  xs=()
+  for _ in $(seq "$runs"); do "$FX/touch-a.sh"; xs+=("$(ms $tool -t a "$FX/a")"); done
+  T[$tool-a-onefile]=$(printf '%s\n' "${xs[@]}" | median)
+  xs=()
+  for _ in $(seq "$runs"); do find "$FX/a/src" -exec touch -h {} +; xs+=("$(ms $tool -t a "$FX/a")"); done
+  T[$tool-a-mtime]=$(printf '%s\n' "${xs[@]}" | median)
+  measure "$tool-b-cold" $tool --no-cache -t b "$FX/b"
+done
+echo "| work | rbuild ms | buildah ms | rbuild / buildah |"
+echo "| --- | ---: | ---: | ---: |"
+for w in a-cold a-nochange a-onefile a-mtime b-cold; do
+  r=${T[rb-$w]} b=${T[bb-$w]}
+  printf '| %s | %s | %s | %s |\n' "$w" "$r" "$b" "$(awk -v r="$r" -v b="$b" 'BEGIN { printf "%.2f", r / (b ? b : 1) }')"
+done
+echo
+echo "Median of $runs runs; stores on $(df --output=fstype "$work" | tail -1); $(nproc) CPUs; buildah $(buildah --version | awk '{print $3}')."
+rm -rf "$work"
