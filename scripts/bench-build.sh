@@ -34,7 +34,13 @@ bash "$bench/make-busybox-image.sh" -o "$work/bb-layout" -m manual -s "$base" >/
 bstore=(--root "$work/buildah-root" --runroot "$work/buildah-run" --storage-driver overlay)
 skopeo copy -q "oci:$work/bb-layout:latest" "containers-storage:[overlay@$work/buildah-root+$work/buildah-run]$base"
 
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+ms() { # milliseconds of one successful run of "$@"
+  local s e
+  s=$(date +%s%N)
+  "$@" >"$work/last.log" 2>&1 || { echo "bench: failed: $*" >&2; tail -5 "$work/last.log" >&2; exit 1; }
+  e=$(date +%s%N)
+  echo $(( (e - s) / 1000000 ))
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rb() { $rdock build --progress=plain "$@"; }
 bb() { buildah "${bstore[@]}" build --layers -q "$@"; }
@@ -48,7 +54,7 @@ measure() { # name tool-fn args...
 }
 for tool in rb bb; do
   measure "$tool-a-cold" $tool --no-cache -t a "$FX/a"
-  $tool -t a "$FX/a" >/dev/null 2>&1
+  ms $tool -t a "$FX/a" >/dev/null
   measure "$tool-a-nochange" $tool -t a "$FX/a"
   xs=()
   for _ in $(seq "$runs"); do "$FX/touch-a.sh"; xs+=("$(ms $tool -t a "$FX/a")"); done
