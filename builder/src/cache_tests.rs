@@ -119,6 +119,7 @@ fn build_file(
         source: dockerfile.as_bytes(),
         executor: &exec,
         no_cache,
+        jobs: 0,
     };
     let lease = f.store.lease().unwrap();
     let mut events = Vec::new();

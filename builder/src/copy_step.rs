@@ -184,9 +184,10 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     }
     match c.from {
         Some(f) => key.str("from").key(&s.source_key(f)?),
-        None => key
-            .str("context")
-            .digest(&content_digest(&req, &mut s.index)?),
+        None => key.str("context").digest(&content_digest(
+            &req,
+            &mut crate::solve::lock(&s.shared.index),
+        )?),
     };
     let key = key.finish();
     // BuildKit's commit message: flags, sources and the destination as

@@ -9,7 +9,9 @@
 //!   [`SolveOptions`] (the context, its `.dockerignore`, the resolved
 //!   [`BaseImage`]s, `SOURCE_DATE_EPOCH`) and returns the target as
 //!   [`Built`] layers and image config; progress is reported through
-//!   [`Event`]s, never printed.
+//!   [`Event`]s, never printed. Independent stages run in parallel (at most
+//!   [`SolveOptions::jobs`] at once), each as soon as the stages it reads
+//!   are built; the image does not depend on that order.
 //!
 //! - Caching: every file system step has a content-addressed
 //!   [`rdock_cache::CacheKey`] (its parent's key, the expanded instruction,
@@ -30,6 +32,7 @@ mod fsview;
 mod key;
 mod plan;
 mod run_step;
+mod schedule;
 mod snapshot;
 mod solve;
 mod stepcache;
@@ -37,6 +40,8 @@ mod steps;
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod parallel_tests;
 
 pub use error::{Error, Result};
 pub use executor::{Executor, SandboxExecutor};

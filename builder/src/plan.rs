@@ -1,7 +1,8 @@
 //! Stage two of the pipeline: [`plan`] turns a parsed Dockerfile into a
 //! [`Plan`], a petgraph graph of stage dependencies (FROM another stage,
 //! `COPY --from`, `RUN --mount from=`) reduced to the stages `--target`
-//! needs, in an order where every stage comes after the ones it reads.
+//! needs, in Dockerfile order (every stage comes after the ones it reads);
+//! [`Plan::dependencies`] tells the solver which stages a stage waits for.
 //!
 //! FROM may name an earlier stage only; `--from` may name any stage (a
 //! cycle is an error) and is not expanded, as in BuildKit.
@@ -73,6 +74,23 @@ impl Plan {
     /// `scratch`, or an image. The reference is not expanded.
     pub fn resolve(&self, reference: &str) -> Base {
         resolve_ref(&self.names, reference, self.names.len())
+    }
+
+    /// The stages (by Dockerfile index) that `stage` reads: the stage its
+    /// FROM names and those its `--from` references name. It may start
+    /// once they all are built.
+    pub(crate) fn dependencies(&self, stage: &PlannedStage) -> Vec<usize> {
+        let mut out: Vec<usize> = stage_refs(&stage.stage)
+            .iter()
+            .filter_map(|r| match self.resolve(r) {
+                Base::Stage(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        if let Base::Stage(i) = stage.base {
+            out.push(i);
+        }
+        out
     }
 
     /// The image names the build reads (bases and `COPY --from` images).
@@ -233,10 +251,16 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
             stage: label(&parsed.stages[i], i),
         });
     }
-    let stages = order
+    // Every stage kept reads earlier stages only, so the Dockerfile's order
+    // is a dependency order: the plan keeps it, whatever the sort gave.
+    let mut kept: Vec<usize> = order
         .into_iter()
         .map(|n| graph[n])
         .filter(|&i| wanted[i])
+        .collect();
+    kept.sort_unstable();
+    let stages = kept
+        .into_iter()
         .map(|i| PlannedStage {
             index: i,
             label: label(&parsed.stages[i], i),

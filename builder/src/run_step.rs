@@ -212,7 +212,7 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         .lines()
         .chain(String::from_utf8_lossy(&outcome.stderr).lines())
     {
-        (s.progress)(Event::Output {
+        s.emit(Event::Output {
             id,
             line: line.to_string(),
         });

@@ -1,5 +1,8 @@
-//! Stage three: [`solve`] runs a [`Plan`], stage by stage in dependency
-//! order, and returns the target's layers and image config as [`Built`].
+//! Stage three: [`solve`] runs a [`Plan`] and returns the target's layers
+//! and image config as [`Built`]. Independent stages run in parallel (see
+//! [`crate::schedule`]); the steps of one stage run in order, each stage
+//! with its own [`Solver`] over the state the stages of one solve share
+//! ([`Shared`]: vertex numbers, unpacked base images, the context index).
 //!
 //! Every step that changes files works in a fresh snapshot prepared in the
 //! store: its folder is the overlay upper dir (RUN) or the folder COPY
@@ -17,6 +20,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdock_cache::oci_spec::image::Descriptor;
@@ -33,7 +38,8 @@ use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::fsview::Layers;
 use crate::key::KeyWriter;
-use crate::plan::{Base, Plan};
+use crate::plan::{Base, Plan, PlannedStage};
+use crate::schedule::Message;
 
 /// A base image, resolved from the store by the caller.
 #[derive(Debug, Clone)]
@@ -69,6 +75,8 @@ pub struct SolveOptions<'a> {
     pub executor: &'a dyn Executor,
     /// `--no-cache`: run every step (records are still written).
     pub no_cache: bool,
+    /// How many independent stages run at once; 0 means one per CPU.
+    pub jobs: usize,
 }
 
 /// A progress event, numbered like BuildKit's vertices.
@@ -161,20 +169,41 @@ pub(crate) enum Ran {
     Cached,
 }
 
-/// Shared state of one solve.
+/// What the stages of one solve share across their threads.
+pub(crate) struct Shared {
+    /// The number of the last vertex started.
+    next_id: Mutex<usize>,
+    /// Base images by name, their layers unpacked once.
+    images: Mutex<BTreeMap<String, StageState>>,
+    /// The hashes of the context files COPY read.
+    pub index: Mutex<ContextIndex>,
+}
+
+/// Locks `m`; a panic elsewhere is resumed by the scheduler anyway.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The solver of one stage.
 pub(crate) struct Solver<'a> {
     pub store: &'a Store,
     pub lease: Lease,
     pub opts: &'a SolveOptions<'a>,
     pub plan: &'a Plan,
-    pub progress: &'a mut dyn FnMut(Event),
-    pub next_id: usize,
+    pub shared: &'a Shared,
+    /// Progress events, to the scheduling thread.
+    events: Sender<Message>,
+    /// The stages built before this one started (its dependencies among them).
     pub done: BTreeMap<usize, StageState>,
-    pub images: BTreeMap<String, StageState>,
-    pub index: ContextIndex,
 }
 
 impl Solver<'_> {
+    /// Reports a progress event.
+    pub fn emit(&self, event: Event) {
+        // The receiver lives until every stage has ended.
+        let _ = self.events.send(Message::Event(event));
+    }
+
     pub fn pack_options(&self) -> PackOptions {
         PackOptions {
             compression: self.opts.compression,
@@ -189,14 +218,19 @@ impl Solver<'_> {
         name: String,
         f: impl FnOnce(&mut Self, usize) -> Result<Ran>,
     ) -> Result<Ran> {
-        self.next_id += 1;
-        let id = self.next_id;
-        (self.progress)(Event::Started { id, name });
+        // Numbered as started; sent under the lock so that the numbers
+        // arrive in order.
+        let id = {
+            let mut next = lock(&self.shared.next_id);
+            *next += 1;
+            self.emit(Event::Started { id: *next, name });
+            *next
+        };
         let start = Instant::now();
         let out = f(self, id);
         match out {
-            Ok(Ran::Cached) => (self.progress)(Event::Cached { id }),
-            _ => (self.progress)(Event::Finished {
+            Ok(Ran::Cached) => self.emit(Event::Cached { id }),
+            _ => self.emit(Event::Finished {
                 id,
                 error: out.as_ref().err().map(ToString::to_string),
                 elapsed: start.elapsed(),
@@ -207,8 +241,10 @@ impl Solver<'_> {
 
     /// The state of an image from the store, its layers unpacked once,
     /// and whether they all were unpacked already.
-    pub fn image_state(&mut self, name: &str) -> Result<(StageState, Ran)> {
-        if let Some(s) = self.images.get(name) {
+    pub fn image_state(&self, name: &str) -> Result<(StageState, Ran)> {
+        // Held while unpacking: a stage on the same image waits for it.
+        let mut images = lock(&self.shared.images);
+        if let Some(s) = images.get(name) {
             return Ok((s.clone(), Ran::Cached));
         }
         let base = self
@@ -253,7 +289,7 @@ impl Solver<'_> {
             ),
             ..StageState::default()
         };
-        self.images.insert(name.to_string(), state.clone());
+        images.insert(name.to_string(), state.clone());
         Ok((state, ran))
     }
 
@@ -299,8 +335,10 @@ fn scratch_state() -> StageState {
 }
 
 /// Runs the plan and returns the target stage's image. `progress` gets
-/// every step's events; the content written is kept alive by a lease of
-/// `store` until the caller has referenced it (the lease ends on drop).
+/// every step's events, on the calling thread; the content written is kept
+/// alive by a lease of `store` until the caller has referenced it (the lease
+/// ends on drop). The result does not depend on the order stages ran in: a
+/// stage reads only the finished stages it names.
 pub fn solve(
     store: &Store,
     plan: &Plan,
@@ -308,20 +346,29 @@ pub fn solve(
     lease: &Lease,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Built> {
-    let mut solver = Solver {
-        store,
-        lease: lease.clone(),
-        opts,
-        plan,
-        progress,
-        next_id: 0,
-        done: BTreeMap::new(),
-        images: BTreeMap::new(),
-        index: ContextIndex::load(store.root(), &opts.context),
+    let shared = Shared {
+        next_id: Mutex::new(0),
+        images: Mutex::default(),
+        index: Mutex::new(ContextIndex::load(store.root(), &opts.context)),
     };
-    let result = solve_stages(&mut solver);
+    let result = crate::schedule::run(plan, opts.jobs, progress, |pos, done, events| {
+        let mut solver = Solver {
+            store,
+            lease: lease.clone(),
+            opts,
+            plan,
+            shared: &shared,
+            events,
+            done,
+        };
+        solve_stage(&mut solver, &plan.stages[pos])
+    });
     // The files hashed so far serve the next build, even after a failure.
-    let saved = solver.index.save();
+    let saved = shared
+        .index
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .save();
     let state = result?;
     saved?;
     Ok(Built {
@@ -330,76 +377,71 @@ pub fn solve(
     })
 }
 
-/// Runs every stage of the plan; returns the last one's state.
-fn solve_stages(solver: &mut Solver<'_>) -> Result<StageState> {
-    let (plan, opts) = (solver.plan, solver.opts);
-    let mut last = None;
-    for planned in &plan.stages {
-        // As BuildKit: only FROM and the steps that make a filesystem
-        // vertex (RUN, COPY, ADD, WORKDIR) are numbered and shown; the
-        // metadata instructions apply silently.
-        let base = planned.base.clone();
-        let mut state = match &base {
-            Base::Stage(i) => solver
-                .done
-                .get(i)
-                .cloned()
-                .ok_or_else(|| Error::MissingBase(planned.stage.base.clone()))?,
-            _ => {
-                let shown = match &base {
-                    Base::Image(name) => opts.bases.get(name).map_or(name.as_str(), |b| &b.name),
-                    _ => planned.stage.base.as_str(),
+/// Runs the steps of one stage, its dependencies built; returns its state.
+fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageState> {
+    let opts = solver.opts;
+    // As BuildKit: only FROM and the steps that make a filesystem
+    // vertex (RUN, COPY, ADD, WORKDIR) are numbered and shown; the
+    // metadata instructions apply silently.
+    let base = planned.base.clone();
+    let mut state = match &base {
+        Base::Stage(i) => solver
+            .done
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Error::MissingBase(planned.stage.base.clone()))?,
+        _ => {
+            let shown = match &base {
+                Base::Image(name) => opts.bases.get(name).map_or(name.as_str(), |b| &b.name),
+                _ => planned.stage.base.as_str(),
+            };
+            let total = 1 + planned
+                .stage
+                .instructions
+                .iter()
+                .filter(|i| is_vertex(i))
+                .count();
+            let name = format!("[{}] FROM {shown}", counter(&planned.label, 1, total));
+            let mut state = None;
+            solver.vertex(name, |s, _| {
+                let (st, ran) = match &base {
+                    Base::Image(name) => s.image_state(name)?,
+                    _ => (scratch_state(), Ran::Executed),
                 };
-                let total = 1 + planned
-                    .stage
-                    .instructions
-                    .iter()
-                    .filter(|i| is_vertex(i))
-                    .count();
-                let name = format!("[{}] FROM {shown}", counter(&planned.label, 1, total));
-                let mut state = None;
-                solver.vertex(name, |s, _| {
-                    let (st, ran) = match &base {
-                        Base::Image(name) => s.image_state(name)?,
-                        _ => (scratch_state(), Ran::Executed),
-                    };
-                    let ran = if s.opts.no_cache { Ran::Executed } else { ran };
-                    state = Some(st);
-                    Ok(ran)
-                })?;
-                state.expect("the FROM step sets the state")
-            }
-        };
-        state.cmd_set = false;
-        // The base's ONBUILD triggers run first and are not inherited.
-        let triggers = triggers(std::mem::take(&mut state.config.on_build))?;
-        let steps: Vec<(String, &Instruction)> = triggers
-            .iter()
-            .map(|(e, ins)| (format!("ONBUILD {e}"), ins))
-            .chain(
-                planned
-                    .stage
-                    .instructions
-                    .iter()
-                    .map(|ins| (crate::steps::shown(opts.source, ins), ins)),
-            )
-            .collect();
-        let total = 1 + steps.iter().filter(|(_, i)| is_vertex(i)).count();
-        let mut index = 1;
-        for (text, ins) in steps {
-            if !is_vertex(ins) {
-                let id = solver.next_id;
-                crate::steps::dispatch(solver, &mut state, ins, id)?;
-                continue;
-            }
-            index += 1;
-            let name = format!("[{}] {text}", counter(&planned.label, index, total));
-            solver.vertex(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
+                let ran = if s.opts.no_cache { Ran::Executed } else { ran };
+                state = Some(st);
+                Ok(ran)
+            })?;
+            state.expect("the FROM step sets the state")
         }
-        solver.done.insert(planned.index, state.clone());
-        last = Some(state);
+    };
+    state.cmd_set = false;
+    // The base's ONBUILD triggers run first and are not inherited.
+    let triggers = triggers(std::mem::take(&mut state.config.on_build))?;
+    let steps: Vec<(String, &Instruction)> = triggers
+        .iter()
+        .map(|(e, ins)| (format!("ONBUILD {e}"), ins))
+        .chain(
+            planned
+                .stage
+                .instructions
+                .iter()
+                .map(|ins| (crate::steps::shown(opts.source, ins), ins)),
+        )
+        .collect();
+    let total = 1 + steps.iter().filter(|(_, i)| is_vertex(i)).count();
+    let mut index = 1;
+    for (text, ins) in steps {
+        if !is_vertex(ins) {
+            // Not a vertex: no output to number.
+            crate::steps::dispatch(solver, &mut state, ins, 0)?;
+            continue;
+        }
+        index += 1;
+        let name = format!("[{}] {text}", counter(&planned.label, index, total));
+        solver.vertex(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
     }
-    last.ok_or(Error::NoStages)
+    Ok(state)
 }
 
 /// Whether an instruction makes a filesystem step (a numbered vertex).

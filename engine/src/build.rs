@@ -95,6 +95,7 @@ pub fn build(
         source: &source,
         executor: &rdock_builder::SandboxExecutor,
         no_cache: req.no_cache,
+        jobs: 0,
     };
     let lease = store.lease()?;
     let built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
