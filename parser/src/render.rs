@@ -11,7 +11,9 @@ const MAX_SHOWN: usize = 6;
 pub(crate) fn render_diagnostic(file: &str, source: &[u8], span: Span, message: &str) -> String {
     let mut out = String::new();
     let line = span.start.line;
-    if span.start.column > 0 {
+    // A column is known when it is past the line start or spans something.
+    let has_column = span.start.column > 0 || span.end.column > span.start.column;
+    if has_column {
         let _ = write!(out, "{file}:{line}:{}: {message}", span.start.column + 1);
     } else {
         let _ = write!(out, "{file}:{line}: {message}");
@@ -31,7 +33,7 @@ pub(crate) fn render_diagnostic(file: &str, source: &[u8], span: Span, message: 
     {
         let src = src.trim_end_matches('\r');
         let _ = write!(out, "\n {:>width$} | {src}", i + 1);
-        if i + 1 == line && span.start.column > 0 {
+        if i + 1 == line && has_column {
             let col = src
                 .get(..span.start.column)
                 .map_or(span.start.column, |p| p.chars().count());

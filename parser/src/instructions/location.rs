@@ -1,9 +1,8 @@
 //! Where an instruction error points: the instruction's lines, narrowed to
 //! the columns of the offending flag when the instruction sits on one line
 //! (the flag is then found in the node's logical line, which is that line).
-//! Columns count from the keyword's column, `node.span.start.column`; the
-//! first stage leaves that at 0 (it does not record indentation), so for an
-//! indented instruction the caret is off by the indentation.
+//! Columns count from the keyword's column, `node.span.start.column`. Any
+//! other error points at the keyword.
 
 use super::Failure;
 use crate::ast::{Node, Span};
@@ -12,13 +11,21 @@ use crate::error::{Error, ErrorKind};
 /// Wraps a failure into the crate error, pointing at the flag when the
 /// instruction is a single line.
 pub(super) fn error_at(node: &Node, failure: Failure) -> Error {
-    let span = failure.flag.and_then(|i| flag_columns(node, i)).map_or(
-        Span::lines(node.span.start.line, node.span.end.line),
-        |(start, end)| {
+    let column = node.span.start.column;
+    let keyword = Span {
+        start: node.span.start,
+        end: crate::ast::Position {
+            line: node.span.end.line,
+            column: column + node.keyword.len(),
+        },
+    };
+    let span = failure
+        .flag
+        .and_then(|i| flag_columns(node, i))
+        .map_or(keyword, |(start, end)| {
             let column = node.span.start.column;
             Span::at(node.span.start.line, column + start, column + end)
-        },
-    );
+        });
     Error {
         span,
         kind: ErrorKind::Instruction(failure.error),
@@ -94,9 +101,10 @@ mod tests {
     }
 
     #[test]
-    fn multi_line_instructions_give_lines_only() {
+    fn multi_line_instructions_point_at_the_keyword() {
         let e = first_error("FROM a\nCOPY --bogus \\\n  x y\n");
-        assert_eq!(e.span, Span::lines(2, 3));
+        assert_eq!((e.span.start.line, e.span.start.column), (2, 0));
+        assert_eq!((e.span.end.line, e.span.end.column), (3, 4));
     }
 
     #[test]

@@ -422,7 +422,7 @@ mod tests {
     fn nothing_but_arg_before_from() {
         let e = first_error("ARG A\nRUN true\nFROM a\n");
         assert_eq!(e.kind.to_string(), "no build stage in current context");
-        assert_eq!(e.span, Span::lines(2, 2));
+        assert_eq!(e.span, Span::at(2, 0, 3));
     }
 
     #[test]
