@@ -4,7 +4,8 @@
 //! from the base (path, type, mode, owner, size, sha256, link target), the
 //! base files deleted (whiteouts), the image's `config` and its new history
 //! entries. `case.json` (optional) holds the `rbuild` arguments and, for a
-//! case that must fail, the texts its error must contain. Set
+//! case that must fail, the texts its error must contain (`{context}` in
+//! an argument is the case's context folder). Set
 //! `UPDATE_GOLDEN=1` to rewrite the expectations.
 //!
 //! Also: skopeo reads the built image from the store's OCI layout, and
@@ -205,7 +206,14 @@ fn golden_builds() {
         let mut args = vec!["build", "-t", &tag];
         let extra: Vec<String> = spec["args"]
             .as_array()
-            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        let s = s.as_str().unwrap();
+                        s.replace("{context}", context.to_str().unwrap())
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         args.extend(extra.iter().map(String::as_str));
         args.push(context.to_str().unwrap());
@@ -371,5 +379,105 @@ fn rebuilds_are_cached_and_no_cache_runs_every_step() {
     let (fresh, fresh_id) = build(&["--no-cache"], "iid3");
     assert!(!fresh.contains("CACHED"), "{fresh}");
     assert_eq!(first_id, fresh_id);
+    cleanup(&root);
+}
+
+/// `RUN --mount`: a cache mount keeps its files across builds and never
+/// enters the image; a secret's bytes are in no layer, config or history;
+/// the RUN's key follows the mounts' definitions, not the secret's value.
+#[test]
+fn run_mounts_keep_caches_and_secrets_out_of_the_image() {
+    let root = store_with_busybox("mounts");
+    let dir = root.parent().unwrap().to_path_buf();
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    let dockerfile = |id: &str| {
+        let text = format!(
+            "FROM busybox\n\
+             RUN --mount=type=cache,target=/c,id={id},sharing=locked echo x >> /c/n && wc -l < /c/n > /runs\n\
+             RUN --mount=type=secret,id=s,required wc -c < /run/secrets/s > /len\n"
+        );
+        std::fs::write(context.join("Dockerfile"), text).unwrap();
+    };
+    let secret = dir.join("secret.txt");
+    let build = |value: &str, extra: &[&str]| {
+        std::fs::write(&secret, value).unwrap();
+        let src = format!("id=s,src={}", secret.display());
+        let mut args = vec!["build", "-t", "m", "--secret", &src];
+        args.extend(extra);
+        args.push(context.to_str().unwrap());
+        let out = rdock(&root, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        steps_cached(&stderr)
+    };
+    let sha = |text: &str| format!("{:x}", Sha256::digest(text.as_bytes()));
+    dockerfile("one");
+    build("TOPSECRET-1", &[]);
+    build("TOPSECRET-1", &["--no-cache"]);
+    let files = tree(&root, "m");
+    assert_eq!(
+        files["/runs"]["sha256"],
+        json!(sha("2\n")),
+        "the cache was kept"
+    );
+    let stub = |p: &str| {
+        ["/c", "/run"]
+            .iter()
+            .any(|s| p == *s || p.starts_with(&format!("{s}/")))
+    };
+    assert!(!files.keys().any(|p| stub(p)), "{files:?}");
+    // Another secret value: still cached. Another cache id: runs again.
+    let steps = build("TOPSECRET-2", &[]);
+    assert!(steps.iter().all(|(_, cached)| *cached), "{steps:?}");
+    dockerfile("two");
+    let steps = build("TOPSECRET-2", &[]);
+    assert!(
+        steps.iter().any(|(l, c)| l.contains("/runs") && !c),
+        "{steps:?}"
+    );
+    assert_eq!(tree(&root, "m")["/runs"]["sha256"], json!(sha("1\n")));
+    let image = inspect(&root, "m");
+    assert!(!image.to_string().contains("TOPSECRET"));
+    for layer in image["Manifest"]["layers"].as_array().unwrap() {
+        let data = blob(&root, layer["digest"].as_str().unwrap());
+        let mut plain = Vec::new();
+        match layer["mediaType"].as_str().unwrap().ends_with("+gzip") {
+            true => flate2::read::GzDecoder::new(&data[..])
+                .read_to_end(&mut plain)
+                .map(drop)
+                .unwrap(),
+            false => plain = data,
+        }
+        assert!(!plain.windows(9).any(|w| w == b"TOPSECRET"));
+    }
+    cleanup(&root);
+}
+
+/// `--ssh ID=SOCKET` forwards the socket to `RUN --mount=type=ssh` with
+/// `SSH_AUTH_SOCK` set; the mount point is not left in the image.
+#[test]
+fn ssh_mounts_forward_the_agent_socket() {
+    let root = store_with_busybox("ssh");
+    let dir = root.parent().unwrap().to_path_buf();
+    let context = dir.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM busybox\nRUN --mount=type=ssh,required test -S \"$SSH_AUTH_SOCK\" && \
+         echo $SSH_AUTH_SOCK > /sock\n",
+    )
+    .unwrap();
+    let socket = dir.join("agent.sock");
+    let _agent = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let ssh = format!("default={}", socket.display());
+    ok(
+        &root,
+        &["build", "-t", "s", "--ssh", &ssh, context.to_str().unwrap()],
+    );
+    let files = tree(&root, "s");
+    let sha = format!("{:x}", Sha256::digest(b"/run/buildkit/ssh_agent.0\n"));
+    assert_eq!(files["/sock"]["sha256"], json!(sha));
+    assert!(!files.contains_key("/run"), "{files:?}");
     cleanup(&root);
 }

@@ -120,6 +120,7 @@ fn build_file(
         executor: &exec,
         no_cache,
         jobs: 0,
+        mounts: &crate::MountSources::default(),
     };
     let lease = f.store.lease().unwrap();
     let mut events = Vec::new();

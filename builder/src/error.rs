@@ -51,6 +51,12 @@ pub enum Error {
         step: String,
         source: rdock_runner::Error,
     },
+    /// A required `RUN --mount=type=secret` was not given with `--secret`.
+    #[error("secret {id}: not found")]
+    SecretNotFound { id: String },
+    /// A required `RUN --mount=type=ssh` was not given with `--ssh`.
+    #[error("no SSH key {id} forwarded from the client")]
+    SshNotForwarded { id: String },
     /// A COPY or ADD source does not exist.
     #[error("{step}: failed to compute cache key: \"{source_path}\": not found")]
     SourceNotFound { step: String, source_path: String },

@@ -11,7 +11,8 @@
 //!   [`Built`] layers and image config; progress is reported through
 //!   [`Event`]s, never printed. Independent stages run in parallel (at most
 //!   [`SolveOptions::jobs`] at once), each as soon as the stages it reads
-//!   are built; the image does not depend on that order.
+//!   are built; the image does not depend on that order. `RUN --mount`
+//!   secrets and SSH agents come from [`MountSources`].
 //!
 //! - Caching: every file system step has a content-addressed
 //!   [`rdock_cache::CacheKey`] (its parent's key, the expanded instruction,
@@ -30,7 +31,9 @@ mod error;
 mod executor;
 mod fsview;
 mod key;
+mod mount_sources;
 mod plan;
+mod run_mounts;
 mod run_step;
 mod schedule;
 mod snapshot;
@@ -41,9 +44,12 @@ mod steps;
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod mount_tests;
+#[cfg(test)]
 mod parallel_tests;
 
 pub use error::{Error, Result};
 pub use executor::{Executor, SandboxExecutor};
+pub use mount_sources::MountSources;
 pub use plan::{plan, Base, Plan, PlanOptions, PlannedStage};
 pub use solve::{solve, BaseImage, Built, Event, SolveOptions};

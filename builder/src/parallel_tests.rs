@@ -109,6 +109,7 @@ fn build(dockerfile: &str, jobs: usize) -> Run {
         executor: &exec,
         no_cache: false,
         jobs,
+        mounts: &crate::MountSources::default(),
     };
     let lease = store.lease().unwrap();
     let mut events = Vec::new();

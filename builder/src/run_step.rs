@@ -3,6 +3,7 @@
 //! on the stage's layers and a fresh upper dir; env is the stage's
 //! variables (image ENV, ARG values and ENV in order); cwd is WORKDIR; the
 //! user is USER. A non-zero exit fails the build with the last lines of output.
+//! `RUN --mount` flags become runner mounts through [`crate::run_mounts`].
 
 use rdock_parser::instructions::{CommandLine, NetworkMode, Run, Security};
 use std::os::unix::fs::PermissionsExt;
@@ -11,6 +12,7 @@ use rdock_runner::{Mount, Network, RunSpec};
 
 use crate::error::{Error, Result};
 use crate::key::KeyWriter;
+use crate::run_mounts;
 use crate::snapshot::Upper;
 use crate::solve::{Event, Ran, Solver, StageState};
 use crate::steps::command_args;
@@ -119,12 +121,14 @@ fn tail(outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
 /// script's body), every variable the command sees (image ENV, ARG values
 /// in scope, ENV), the working directory, the user and the flags.
 fn run_key(
+    s: &mut Solver<'_>,
     state: &StageState,
     run: &Run,
     args: &[String],
     script: Option<&Script>,
     cwd: &str,
-) -> rdock_cache::CacheKey {
+    mounts: &[run_mounts::Planned],
+) -> Result<rdock_cache::CacheKey> {
     let mut k = KeyWriter::new("run");
     k.key(state.parent_key())
         .list(args)
@@ -142,16 +146,12 @@ fn run_key(
             Security::Insecure => "insecure",
             _ => "sandbox",
         });
-    k.finish()
+    // Only with mounts, so that the keys of RUNs without them stay.
+    run_mounts::write_key(s, &mut k, mounts)?;
+    Ok(k.finish())
 }
 
 pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usize) -> Result<Ran> {
-    if !run.mounts.is_empty() {
-        return Err(Error::Unsupported {
-            step: "RUN".into(),
-            what: "RUN --mount".into(),
-        });
-    }
     if run.security == Security::Insecure || !run.devices.is_empty() {
         return Err(Error::Unsupported {
             step: "RUN".into(),
@@ -164,7 +164,8 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
     } else {
         state.config.workdir.clone()
     };
-    let key = run_key(state, run, &args, script.as_ref(), &cwd);
+    let mounts = run_mounts::plan(s, state, run)?;
+    let key = run_key(s, state, run, &args, script.as_ref(), &cwd, &mounts)?;
     let history = history_text(state, &args);
     let created = s.opts.created.clone();
     if let Some(layer) = s.reuse(state, &key)? {
@@ -180,6 +181,22 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         args.clone(),
     );
     spec.env = state.env.to_env_strings();
+    let prepared = match mounts.is_empty() {
+        true => None,
+        false => Some(run_mounts::prepare(
+            s,
+            &mounts,
+            &upper.scratch_dir("mounts")?,
+        )?),
+    };
+    if let Some(p) = &prepared {
+        spec.mounts.extend(p.mounts.iter().cloned());
+        for e in &p.env {
+            let name = e.split('=').next().unwrap_or_default();
+            spec.env.retain(|x| x.split('=').next() != Some(name));
+            spec.env.push(e.clone());
+        }
+    }
     if let Some(script) = script {
         let dir = upper.scratch_dir("pipes")?;
         let file = dir.join(&script.name);
@@ -231,6 +248,7 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         });
     }
     let layer = upper.finish(s, state, &key)?;
+    drop(prepared);
     state.config.add_history(&created, history, !layer);
     state.key = Some(key);
     Ok(Ran::Executed)

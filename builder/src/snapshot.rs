@@ -66,7 +66,7 @@ impl Upper {
             }
         };
         // Only `fs` becomes the snapshot: the work and scratch dirs go.
-        for name in ["work", "pipes"] {
+        for name in ["work", "pipes", "mounts"] {
             let dir = self.path().with_file_name(name);
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(io(dir.clone()))?;

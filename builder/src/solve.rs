@@ -77,6 +77,8 @@ pub struct SolveOptions<'a> {
     pub no_cache: bool,
     /// How many independent stages run at once; 0 means one per CPU.
     pub jobs: usize,
+    /// `--secret` and `--ssh`: what secret and SSH mounts read.
+    pub mounts: &'a crate::MountSources,
 }
 
 /// A progress event, numbered like BuildKit's vertices.

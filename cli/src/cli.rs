@@ -177,12 +177,38 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long)]
     pub no_cache: bool,
+    /// Secret to expose to RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR)
+    #[arg(long = "secret")]
+    pub secrets: Vec<rdock_engine::SecretSpec>,
+    /// SSH agent socket to expose to RUN --mount=type=ssh (default or ID=SOCKET)
+    #[arg(long = "ssh")]
+    pub ssh: Vec<rdock_engine::SshSpec>,
     /// Type of progress output
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Write the image ID to this file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Output destination: type=oci|docker|tar|local,dest=PATH (dest=- is
+    /// standard output), or a directory (type=local)
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub output: Option<String>,
+    /// Set a label in the image config (KEY=VALUE, repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Compression of the new layers
+    #[arg(long, value_enum, default_value_t = LayerCompression::Gzip)]
+    pub compression: LayerCompression,
+    /// Write the build result metadata (digests, names) as JSON to this file
+    #[arg(long)]
+    pub metadata_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerCompression {
+    Gzip,
+    Zstd,
+    Uncompressed,
 }
 
 /// Rewrites `rbuild ARGS` to `rdock build ARGS` and `rrun ARGS` to

@@ -1,8 +1,10 @@
 //! `rbuild`: [`build`] runs the whole pipeline for a [`BuildRequest`]:
 //! parse the Dockerfile, plan the stages ([`rdock_builder::plan`]), resolve
 //! the base images from the store, solve ([`rdock_builder::solve`]), then
-//! export: store the image config and an OCI manifest and tag it with
-//! every name of [`ExportOptions`]. Progress events go to a callback;
+//! export: store the image config (with the `--label`s) and an OCI
+//! manifest (new layers in the asked compression), tag it with every name
+//! of [`ExportOptions`] and write its `--output` ([`crate::Output`]).
+//! Progress events go to a callback;
 //! steps whose cache key has a record are reused, not run, unless the
 //! request says `no_cache`.
 
@@ -15,8 +17,9 @@ use rdock_registry_client::ImageRef;
 
 use crate::check::{read_ignore, BuildRequest};
 use crate::error::{Error, Result};
+use crate::export::Output;
 use crate::images::timefmt::format_rfc3339;
-use crate::images::{find_image, read_image, Image};
+use crate::images::{find_image, read_image, recompress, Image};
 
 /// What to do with the built image.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +29,13 @@ pub struct ExportOptions {
     /// `SOURCE_DATE_EPOCH`: the creation time of the image and its history,
     /// and the latest file time in its new layers.
     pub source_date_epoch: Option<i64>,
+    /// `--label`: added to the image config's labels (last one wins).
+    pub labels: BTreeMap<String, String>,
+    /// `--compression`: of the new layers (gzip by default).
+    pub compression: Compression,
+    /// `--output`: also write the image there (it is tagged only with
+    /// `tags`, as BuildKit's non-image exporters do).
+    pub output: Option<Output>,
 }
 
 fn base_image(store: &Store, name: &str) -> Result<BaseImage> {
@@ -84,6 +94,7 @@ pub fn build(
         let base = base_image(store, &name)?;
         bases.insert(name, base);
     }
+    let mounts = crate::mount_sources(&req.secrets, &req.ssh, |k| std::env::var(k).ok())?;
     let created = format_rfc3339(export.source_date_epoch.unwrap_or_else(now));
     let opts = SolveOptions {
         context: req.context.clone(),
@@ -91,14 +102,22 @@ pub fn build(
         bases: &bases,
         source_date_epoch: export.source_date_epoch,
         created,
-        compression: Compression::default(),
+        compression: export.compression,
         source: &source,
         executor: &rdock_builder::SandboxExecutor,
         no_cache: req.no_cache,
         jobs: 0,
+        mounts: &mounts,
     };
     let lease = store.lease()?;
-    let built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
+    let mut built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
+    add_labels(&mut built.config, &export.labels);
+    // Cached steps keep the compression they were recorded with.
+    let from_bases = bases
+        .values()
+        .flat_map(|b| b.layers.iter().map(|(d, _)| d.digest().to_string()))
+        .collect();
+    built.layers = recompress(store, &lease, built.layers, &from_bases, export.compression)?;
 
     let config_bytes = serde_json::to_vec(&built.config).expect("a config serializes");
     let config = store.write_blob(&lease, &config_bytes)?;
@@ -122,11 +141,30 @@ pub fn build(
     for tag in &export.tags {
         store.tag(&tag.to_string(), &descriptor)?;
     }
-    read_image(
+    let image = read_image(
         store,
         export.tags.first().map(ToString::to_string),
         &descriptor,
-    )
+    )?;
+    if let Some(output) = &export.output {
+        // Still under the lease: an untagged image is not pruned meanwhile.
+        crate::export::export(store, &image, output)?;
+    }
+    Ok(image)
+}
+
+/// Merges `labels` into `config.config.Labels`, as `docker build --label`.
+fn add_labels(config: &mut serde_json::Value, labels: &BTreeMap<String, String>) {
+    if labels.is_empty() {
+        return;
+    }
+    let inner = &mut config["config"];
+    if !inner["Labels"].is_object() {
+        inner["Labels"] = serde_json::json!({});
+    }
+    for (k, v) in labels {
+        inner["Labels"][k] = serde_json::Value::String(v.clone());
+    }
 }
 
 fn now() -> i64 {

@@ -20,6 +20,10 @@ pub struct BuildRequest {
     pub build_args: Vec<String>,
     /// `--no-cache`: run every step, ignoring cached results.
     pub no_cache: bool,
+    /// `--secret`: what `RUN --mount=type=secret` reads.
+    pub secrets: Vec<crate::SecretSpec>,
+    /// `--ssh`: the agent sockets `RUN --mount=type=ssh` forwards.
+    pub ssh: Vec<crate::SshSpec>,
 }
 
 impl BuildRequest {
@@ -130,6 +134,8 @@ mod tests {
             target: None,
             build_args: vec!["A=1".into(), "B".into(), "C".into(), "D=".into()],
             no_cache: false,
+            secrets: Vec::new(),
+            ssh: Vec::new(),
         };
         let m = req
             .build_arg_map(|k| (k == "B").then(|| "env".to_string()))

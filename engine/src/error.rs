@@ -25,6 +25,16 @@ pub enum Error {
     },
     #[error("invalid --build-arg {0:?}: expected NAME=VALUE or NAME")]
     BuildArg(String),
+    /// A `--secret` or `--ssh` value is invalid.
+    #[error("invalid {flag} {value:?}: {reason}")]
+    MountFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// A `--secret` names an environment variable that is not set.
+    #[error("secret {id}: environment variable {var} is not set")]
+    SecretEnv { id: String, var: String },
     /// The build failed.
     #[error(transparent)]
     Build(#[from] rdock_builder::Error),
@@ -124,4 +134,13 @@ pub enum Error {
     /// Writing the archive of `save` failed.
     #[error("writing the archive")]
     WriteArchive { source: std::io::Error },
+    /// Creating the file of a build `--output` failed.
+    #[error("writing the build output {}", .path.display())]
+    WriteOutput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An output kind that cannot go to standard output was asked to.
+    #[error("the {kind} output cannot be written to standard output: give dest=DIR")]
+    OutputToStdout { kind: &'static str },
 }

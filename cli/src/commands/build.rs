@@ -1,14 +1,15 @@
 //! `rdock build` / `rbuild`: builds the request with the engine and shows
-//! its progress in BuildKit's plain style on stderr.
+//! its progress on stderr as BuildKit does (see `progress`), then
+//! writes `--iidfile` and `--metadata-file`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use rdock_engine::{BuildEvent, ExportOptions, ImageRef};
+use rdock_engine::{ExportOptions, ImageRef};
 
+use super::build_opts::{compression, describe, metadata, parse_labels, parse_output};
+use super::progress::renderer;
 use crate::cli::BuildArgs;
 
 pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -18,6 +19,8 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         target: args.target,
         build_args: args.build_args,
         no_cache: args.no_cache,
+        secrets: args.secrets,
+        ssh: args.ssh,
     };
     if args.check {
         return check(&req);
@@ -33,53 +36,33 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         })?),
         _ => None,
     };
-    let store = rdock_engine::open_store(root)?;
+    let output = args.output.as_deref().map(parse_output).transpose()?;
     let export = ExportOptions {
         tags: tags.clone(),
         source_date_epoch: epoch,
+        labels: parse_labels(&args.labels)?,
+        compression: compression(args.compression),
+        output: output.clone(),
     };
-    let mut err = std::io::stderr().lock();
-    let mut started: HashMap<usize, Instant> = HashMap::new();
-    let mut render = |event: BuildEvent| {
-        // Progress is best effort: a closed stderr does not stop the build.
-        let _ = render_event(&mut err, &mut started, event);
-    };
-    let image = rdock_engine::build(&store, &req, &export, &mut render)?;
-    let n = started.keys().max().map_or(1, |n| n + 1);
-    let mut err = std::io::stderr().lock();
-    writeln!(err, "#{n} exporting to image")?;
-    writeln!(err, "#{n} writing image {} done", image.id)?;
-    for tag in &tags {
-        writeln!(err, "#{n} naming to {tag} done")?;
+    let store = rdock_engine::open_store(root)?;
+    let mut progress = renderer(args.progress);
+    let image = rdock_engine::build(&store, &req, &export, &mut |e| progress.event(e))?;
+    let mut details = vec![format!("writing image {} done", image.id)];
+    details.extend(tags.iter().map(|t| format!("naming to {t} done")));
+    if let Some(output) = &output {
+        details.push(format!("{} done", describe(output)));
     }
-    writeln!(err, "#{n} DONE 0.0s")?;
+    progress.exported("exporting to image", &details);
     if let Some(path) = args.iidfile {
         std::fs::write(&path, image.id.to_string())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn render_event(
-    out: &mut impl Write,
-    started: &mut HashMap<usize, Instant>,
-    event: BuildEvent,
-) -> std::io::Result<()> {
-    match event {
-        BuildEvent::Started { id, name } => {
-            started.insert(id, Instant::now());
-            writeln!(out, "#{id} {name}")
-        }
-        BuildEvent::Output { id, line } => {
-            let secs = started.get(&id).map_or(0.0, |t| t.elapsed().as_secs_f64());
-            writeln!(out, "#{id} {secs:.3} {line}")
-        }
-        BuildEvent::Cached { id } => writeln!(out, "#{id} CACHED\n"),
-        BuildEvent::Finished { id, error, elapsed } => match error {
-            None => writeln!(out, "#{id} DONE {:.1}s\n", elapsed.as_secs_f64()),
-            Some(e) => writeln!(out, "#{id} ERROR: {e}\n"),
-        },
+    if let Some(path) = args.metadata_file {
+        let json = serde_json::to_vec_pretty(&metadata(&image, &tags))?;
+        std::fs::write(&path, json)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(req: &rdock_engine::BuildRequest) -> anyhow::Result<ExitCode> {

@@ -3,8 +3,10 @@
 
 mod archive;
 mod build;
+mod build_opts;
 mod debug;
 mod images;
+mod progress;
 mod render;
 mod store;
 

@@ -11,6 +11,8 @@
 mod archive;
 mod import;
 mod load;
+mod recompress;
+mod rootfs;
 mod save;
 pub(crate) mod timefmt;
 
@@ -23,7 +25,10 @@ use crate::error::{Error, Result};
 
 pub use import::{import, ImportOptions};
 pub use load::{load, LoadedImage};
+pub(crate) use recompress::recompress;
+pub(crate) use rootfs::{unpack_rootfs, write_rootfs};
 pub use save::save;
+pub(crate) use save::write_archive;
 
 /// Docker's media types for the same documents, accepted when reading.
 pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";

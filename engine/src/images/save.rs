@@ -39,10 +39,24 @@ fn add_bytes<W: Write>(out: &mut tar::Builder<W>, path: &str, bytes: &[u8]) -> R
 
 /// Writes the images named by `names` (names or IDs) to `writer`.
 pub fn save(store: &Store, names: &[String], writer: impl Write) -> Result<Vec<Image>> {
-    let mut images = Vec::new();
+    let images = names
+        .iter()
+        .map(|name| find_image(store, name))
+        .collect::<Result<Vec<_>>>()?;
+    write_archive(store, images, false, writer)
+}
+
+/// Writes `images` as one OCI-layout tar; with `docker_manifest` the
+/// docker-archive `manifest.json` is added even when layers are
+/// compressed (`docker load` and `podman load` read those too).
+pub(crate) fn write_archive(
+    store: &Store,
+    images: Vec<Image>,
+    docker_manifest: bool,
+    writer: impl Write,
+) -> Result<Vec<Image>> {
     let mut blobs = BTreeSet::new();
-    for name in names {
-        let image = find_image(store, name)?;
+    for image in &images {
         let top = Digest::try_from(image.descriptor.digest())?;
         blobs.insert(top.clone());
         if is_index(image.descriptor.media_type()) {
@@ -63,8 +77,7 @@ pub fn save(store: &Store, names: &[String], writer: impl Write) -> Result<Vec<I
                 }
             }
         }
-        add_image_blobs(&image, &mut blobs)?;
-        images.push(image);
+        add_image_blobs(image, &mut blobs)?;
     }
 
     let mut entries = Vec::new();
@@ -97,13 +110,14 @@ pub fn save(store: &Store, names: &[String], writer: impl Write) -> Result<Vec<I
         .media_type(MediaType::ImageIndex)
         .manifests(entries)
         .build()?;
-    let plain = images.iter().all(|i| {
-        i.manifest
-            .layers()
-            .iter()
-            .all(|l| is_plain_layer(l.media_type()))
-            && i.id.algorithm() == rdock_cache::Algorithm::Sha256
-    });
+    let plain = docker_manifest
+        || images.iter().all(|i| {
+            i.manifest
+                .layers()
+                .iter()
+                .all(|l| is_plain_layer(l.media_type()))
+                && i.id.algorithm() == rdock_cache::Algorithm::Sha256
+        });
 
     let mut out = tar::Builder::new(writer);
     let write_err = |source| Error::WriteArchive { source };
