@@ -17,38 +17,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use common::rdock_bin;
+use common::{busybox_rootfs, rdock_bin, tempdir};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 const EPOCH: &str = "1000000000";
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rdock-build-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// The busybox rootfs tar, built once per test run.
-fn rootfs() -> &'static Path {
-    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("busybox-rootfs-build-{}.tar", std::process::id()));
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-busybox-rootfs.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .arg(&out)
-            .status()
-            .expect("running make-busybox-rootfs.sh");
-        assert!(status.success(), "make-busybox-rootfs.sh failed");
-        out
-    })
-}
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
     Command::new(rdock_bin())
@@ -73,8 +47,11 @@ fn ok(root: &Path, args: &[&str]) -> String {
 
 /// A fresh store root with busybox imported as `busybox:latest`.
 fn store_with_busybox(name: &str) -> PathBuf {
-    let root = tempdir(name).join("root");
-    ok(&root, &["import", rootfs().to_str().unwrap(), "busybox"]);
+    let root = tempdir("build", name).join("root");
+    ok(
+        &root,
+        &["import", busybox_rootfs().to_str().unwrap(), "busybox"],
+    );
     root
 }
 

@@ -11,9 +11,8 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use common::rdock_bin;
+use common::{busybox_rootfs, rdock_bin, tempdir};
 use serde_json::Value;
 
 const EPOCH: &str = "1000000000";
@@ -25,31 +24,15 @@ RUN echo built > /built.txt && rm /bin/ls\n";
 /// A fresh folder for one test, with `ctx/` (the build context) and
 /// `root/` (a store holding busybox).
 fn setup(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rdock-outputs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempdir("outputs", name);
     std::fs::create_dir_all(dir.join("ctx")).expect("temp dir");
     std::fs::write(dir.join("ctx/Dockerfile"), DOCKERFILE).unwrap();
     std::fs::write(dir.join("ctx/hello.txt"), "hello\n").unwrap();
-    ok(&dir, &["import", rootfs().to_str().unwrap(), "busybox"]);
+    ok(
+        &dir,
+        &["import", busybox_rootfs().to_str().unwrap(), "busybox"],
+    );
     dir
-}
-
-/// The busybox rootfs tar, built once per test run.
-fn rootfs() -> &'static Path {
-    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("busybox-rootfs-outputs-{}.tar", std::process::id()));
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-busybox-rootfs.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .arg(&out)
-            .status()
-            .expect("running make-busybox-rootfs.sh");
-        assert!(status.success(), "make-busybox-rootfs.sh failed");
-        out
-    })
 }
 
 fn rdock(dir: &Path, args: &[&str]) -> Output {

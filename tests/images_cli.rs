@@ -7,39 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use common::rdock_bin;
-
-/// A temporary folder for one test.
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rdock-images-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// The busybox rootfs tar, built once per test run into cargo's scratch
-/// directory (under target/, so nothing is left in /tmp).
-fn rootfs() -> &'static Path {
-    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("busybox-rootfs-{}.tar", std::process::id()));
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-busybox-rootfs.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .arg(&out)
-            .status()
-            .expect("running make-busybox-rootfs.sh");
-        assert!(
-            status.success(),
-            "make-busybox-rootfs.sh failed (apt-get install busybox-static)"
-        );
-        out
-    })
-}
+use common::{busybox_rootfs, rdock_bin, tempdir};
 
 /// `rdock --root ROOT ARGS` with SOURCE_DATE_EPOCH=0.
 fn rdock(root: &Path, args: &[&str]) -> Output {
@@ -79,8 +48,11 @@ fn skopeo(args: &[&str]) -> Output {
 
 /// A store with busybox imported; returns (root, full image ID).
 fn store_with_busybox(name: &str) -> (PathBuf, String) {
-    let root = tempdir(name).join("root");
-    let id = ok(&root, &["import", rootfs().to_str().unwrap(), "busybox"]);
+    let root = tempdir("images", name).join("root");
+    let id = ok(
+        &root,
+        &["import", busybox_rootfs().to_str().unwrap(), "busybox"],
+    );
     (root, id.trim().to_owned())
 }
 
@@ -273,7 +245,7 @@ fn corrupted_archive_stores_nothing() {
     let leftovers = std::fs::read_dir(root2.join("ingest")).unwrap().count();
     assert_eq!(leftovers, 0);
 
-    let out = rdock(&root2, &["load", "-i", rootfs().to_str().unwrap()]);
+    let out = rdock(&root2, &["load", "-i", busybox_rootfs().to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized archive"));
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -311,9 +283,9 @@ fn rmi_then_prune_frees_the_blobs() {
 
 #[test]
 fn root_comes_from_rdock_root() {
-    let dir = tempdir("env");
+    let dir = tempdir("images", "env");
     let out = Command::new(rdock_bin())
-        .args(["import", rootfs().to_str().unwrap(), "busybox:env"])
+        .args(["import", busybox_rootfs().to_str().unwrap(), "busybox:env"])
         .env("RDOCK_ROOT", &dir)
         .output()
         .unwrap();

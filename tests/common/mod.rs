@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 /// The `rdock` binary under test.
 pub fn rdock_bin() -> PathBuf {
@@ -43,4 +44,35 @@ pub fn fixture(rel: &str) -> String {
         .join(rel)
         .display()
         .to_string()
+}
+
+/// A fresh temporary folder for one test (`rdock-<suite>-<pid>-<name>`).
+pub fn tempdir(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rdock-{suite}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A busybox root file system tar (scripts/make-busybox-rootfs.sh, from
+/// Debian's busybox-static), built once per test binary into cargo's scratch
+/// directory under target/, so nothing is left in /tmp.
+pub fn busybox_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("busybox-rootfs-{}.tar", std::process::id()));
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-busybox-rootfs.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .expect("running make-busybox-rootfs.sh");
+        assert!(
+            status.success(),
+            "make-busybox-rootfs.sh failed (apt-get install busybox-static)"
+        );
+        out
+    })
 }
