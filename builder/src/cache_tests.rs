@@ -249,3 +249,34 @@ RUN three
         ]
     );
 }
+
+#[test]
+fn copy_keys_cover_excludes_heredocs_and_parents() {
+    let f = Fixture::new();
+    let excluding = "FROM scratch\nCOPY --exclude=b.txt . /ctx/\n";
+    let first = build_file(&f, &f.context, excluding, &[], false);
+    assert_eq!(first.ran.len(), 1);
+    // A change in an excluded file is a hit; other patterns are a miss.
+    std::fs::write(f.context.join("b.txt"), "changed\n").unwrap();
+    let hit = build_file(&f, &f.context, excluding, &[], false);
+    assert_eq!(hit.cached, 1, "{hit:?}");
+    let other = "FROM scratch\nCOPY --exclude=a.txt . /ctx/\n";
+    assert_eq!(build_file(&f, &f.context, other, &[], false).cached, 0);
+
+    let doc = |body: &str| format!("FROM scratch\nCOPY <<EOF /doc\n{body}\nEOF\n");
+    build_file(&f, &f.context, &doc("one"), &[], false);
+    assert_eq!(
+        build_file(&f, &f.context, &doc("one"), &[], false).cached,
+        1
+    );
+    assert_eq!(
+        build_file(&f, &f.context, &doc("two"), &[], false).cached,
+        0
+    );
+
+    let plain = "FROM scratch\nCOPY a.txt /d/\n";
+    let parents = "FROM scratch\nCOPY --parents a.txt /d/\n";
+    build_file(&f, &f.context, plain, &[], false);
+    let p = build_file(&f, &f.context, parents, &[], false);
+    assert_eq!(p.cached, 0, "--parents shares the plain COPY's key");
+}

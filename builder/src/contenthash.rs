@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use rdock_cache::{Algorithm, Digest, Hasher};
 use serde::{Deserialize, Serialize};
 
-use crate::copy::{select, skipped, CopyRequest};
+use crate::copy::{left_out, select, CopyRequest};
 use crate::error::{Error, Result};
 use crate::key::KeyWriter;
 
@@ -164,6 +164,7 @@ fn entries(req: &CopyRequest<'_>) -> Result<Vec<Entry>> {
     let (found, _) = select(req)?;
     let mut out = Vec::new();
     for s in found {
+        let base = s.exclude_base();
         let mut stack = vec![Entry {
             rel: s.rel,
             name: s.name,
@@ -180,7 +181,7 @@ fn entries(req: &CopyRequest<'_>) -> Result<Vec<Entry>> {
                 })?;
                 for (name, child) in children.into_iter().rev() {
                     let rel = e.rel.join(&name);
-                    if skipped(req.ignore, &rel, &child)? {
+                    if left_out(req, &base, &rel, &child)? {
                         continue;
                     }
                     let meta = std::fs::symlink_metadata(&child).map_err(|source| Error::Io {
@@ -303,6 +304,10 @@ mod tests {
             context: true,
             chmod: None,
             target: &target,
+            exclude: None,
+            inline: &[],
+            parents: false,
+            unpack: false,
         };
         content_digest(&req, index).unwrap()
     }

@@ -5,6 +5,9 @@
 //! several sources need a directory destination. Missing parent
 //! directories of the destination take the metadata they have in the
 //! stage's file system, or `0755` and the `--chown` owner when new.
+//! `--exclude` patterns ([`left_out`]) match below each source, heredoc
+//! sources ([`Inline`]) become `0644` files, `--parents` sources come from
+//! [`crate::copy_parents`] and ADD unpacks archives ([`crate::archive`]).
 
 use std::fs::Metadata;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -13,6 +16,7 @@ use std::path::{Path, PathBuf};
 use rdock_parser::dockerignore::PatternMatcher;
 use rdock_parser::instructions::Chmod;
 
+use crate::archive::Kind;
 use crate::error::{Error, Result};
 use crate::fsview::{clean, Layers};
 
@@ -35,9 +39,28 @@ pub(crate) struct CopyRequest<'a> {
     pub chmod: Option<&'a Chmod>,
     /// The stage's file system, for destination parents and existing dirs.
     pub target: &'a Layers,
+    /// `--exclude` patterns, matched relative to each source.
+    pub exclude: Option<&'a PatternMatcher>,
+    /// Heredoc sources: files written with mode `0644`.
+    pub inline: &'a [Inline],
+    /// `--parents`: sources keep their path below the pivot.
+    pub parents: bool,
+    /// ADD: local tar archives are unpacked into the destination.
+    pub unpack: bool,
 }
 
-fn io_err(step: &str, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+/// A heredoc source, its variables expanded: a file name and its body.
+#[derive(Debug, Clone)]
+pub(crate) struct Inline {
+    pub name: String,
+    pub data: String,
+}
+
+pub(crate) fn io_err(
+    step: &str,
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> Error {
     let (step, path) = (step.to_string(), path.to_path_buf());
     move |source| Error::Io {
         step,
@@ -84,7 +107,7 @@ pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
-fn has_glob(s: &str) -> bool {
+pub(crate) fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
@@ -106,6 +129,21 @@ pub(crate) fn skipped(ignore: Option<&PatternMatcher>, rel: &Path, child: &Path)
     Ok(!keep)
 }
 
+/// Whether a walk below the source at `base` leaves out `child` (at
+/// `rel`): ignored by `.dockerignore` or by an `--exclude` pattern.
+pub(crate) fn left_out(
+    req: &CopyRequest<'_>,
+    base: &Path,
+    rel: &Path,
+    child: &Path,
+) -> Result<bool> {
+    if skipped(req.ignore, rel, child)? {
+        return Ok(true);
+    }
+    let below = rel.strip_prefix(base).unwrap_or(rel);
+    skipped(req.exclude, below, child)
+}
+
 /// One matched source: the name it was asked by, and the file it names
 /// once symlinks in its path are followed (as BuildKit's copy does).
 pub(crate) struct Source {
@@ -113,12 +151,26 @@ pub(crate) struct Source {
     pub rel: PathBuf,
     pub real: PathBuf,
     pub meta: Metadata,
+    /// With `--parents`: the path below the destination directory.
+    pub dest: Option<PathBuf>,
 }
 
 impl Source {
+    /// Where `--exclude` patterns are relative to: the source itself, or
+    /// with `--parents` the pivot.
+    pub(crate) fn exclude_base(&self) -> PathBuf {
+        let mut base = self.rel.clone();
+        for _ in self.dest.iter().flat_map(|d| d.components()) {
+            if !base.pop() {
+                break;
+            }
+        }
+        base
+    }
+
     /// The source at `rel`, its symlinks followed; a dangling symlink is
     /// taken as it is.
-    fn find(from: &Layers, rel: &Path) -> Option<Source> {
+    pub(crate) fn find(from: &Layers, rel: &Path) -> Option<Source> {
         let (rel_resolved, real, meta) = from.resolve(rel).or_else(|| {
             from.lookup(rel)
                 .map(|(real, meta)| (rel.to_path_buf(), real, meta))
@@ -128,6 +180,7 @@ impl Source {
             rel: rel_resolved,
             real,
             meta,
+            dest: None,
         })
     }
 }
@@ -137,6 +190,10 @@ pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
     let mut found: Vec<Source> = Vec::new();
     let mut wildcard = false;
     for src in req.sources {
+        if req.parents {
+            found.extend(crate::copy_parents::select_parents(req, src)?);
+            continue;
+        }
         let rel = clean(src);
         let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
         let not_found = || Error::SourceNotFound {
@@ -156,6 +213,7 @@ pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
                     let r = parent.join(&n);
                     if glob_match(pattern.as_bytes(), n.as_encoded_bytes())
                         && !ignored(req.ignore, &r)?
+                        && !ignored(req.exclude, Path::new(&n))?
                     {
                         found.extend(Source::find(req.from, &r));
                     }
@@ -183,14 +241,46 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
         .target
         .lookup(&dest_rel)
         .is_some_and(|(_, m)| m.is_dir());
-    let into_dir = req.dest.ends_with('/') || found.len() > 1 || wildcard || dest_exists_dir;
+    let into_dir = req.parents
+        || req.dest.ends_with('/')
+        || found.len() + req.inline.len() > 1
+        || wildcard
+        || dest_exists_dir;
     for Source {
         name,
         rel,
         real,
         meta,
+        dest,
     } in &found
     {
+        if let Some(below) = dest {
+            let target = dest_rel.join(below);
+            make_dirs(req.step, req.target, req.owner, upper, &dest_rel, true)?;
+            crate::copy_parents::source_parents(req, rel, below, upper, &dest_rel)?;
+            let apply = !below.as_os_str().is_empty();
+            let keep = rel.iter().count().saturating_sub(below.iter().count());
+            let base = rel.iter().take(keep);
+            let base: PathBuf = base.collect();
+            copy_entry(req, &base, rel, real, meta, &upper.join(&target), apply)?;
+            continue;
+        }
+        if req.unpack && meta.is_file() {
+            match crate::archive::detect(req.step, real)? {
+                Kind::Archive => {
+                    make_dirs(req.step, req.target, req.owner, upper, &dest_rel, true)?;
+                    crate::archive::unpack(req.step, real, &upper.join(&dest_rel), req.owner)?;
+                    continue;
+                }
+                Kind::Unsupported(what) => {
+                    return Err(Error::Unsupported {
+                        step: req.step.to_string(),
+                        what: what.to_string(),
+                    })
+                }
+                Kind::Plain => {}
+            }
+        }
         let target = if meta.is_dir() || !into_dir {
             dest_rel.clone()
         } else {
@@ -212,11 +302,43 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
         let dst = upper.join(&target);
         // A directory's contents go into a target made above, which keeps
         // the metadata it was made with (as BuildKit's copier does).
-        copy_entry(req, rel, real, meta, &dst, !meta.is_dir())?;
+        copy_entry(req, rel, rel, real, meta, &dst, !meta.is_dir())?;
         if let Some((_, m)) = existing {
             set_meta(req.step, &dst, &m, m.uid(), m.gid(), m.mode())?;
         }
     }
+    for doc in req.inline {
+        let target = match into_dir {
+            true => dest_rel.join(&doc.name),
+            false => dest_rel.clone(),
+        };
+        write_inline(req, upper, &target, doc)?;
+    }
+    Ok(())
+}
+
+/// Writes a heredoc source at `target`: mode `0644` (or `--chmod`), owned
+/// by root or the `--chown` owner, as BuildKit's inline document.
+fn write_inline(req: &CopyRequest<'_>, upper: &Path, target: &Path, doc: &Inline) -> Result<()> {
+    let step = req.step;
+    make_dirs(step, req.target, req.owner, upper, target, false)?;
+    let dst = upper.join(target);
+    if dst.is_dir() {
+        return Err(Error::Unsupported {
+            step: step.to_string(),
+            what: format!("replacing the directory {} with a file", target.display()),
+        });
+    }
+    let _ = std::fs::remove_file(&dst);
+    std::fs::write(&dst, &doc.data).map_err(io_err(step, "writing", &dst))?;
+    let mode = req
+        .chmod
+        .and_then(|c| c.apply(0o644, false))
+        .unwrap_or(0o644);
+    let (uid, gid) = req.owner.unwrap_or((0, 0));
+    std::os::unix::fs::lchown(&dst, Some(uid), Some(gid)).map_err(io_err(step, "chown", &dst))?;
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(io_err(step, "chmod", &dst))?;
     Ok(())
 }
 
@@ -259,7 +381,14 @@ pub(crate) fn make_dirs(
     Ok(())
 }
 
-fn set_meta(step: &str, path: &Path, m: &Metadata, uid: u32, gid: u32, mode: u32) -> Result<()> {
+pub(crate) fn set_meta(
+    step: &str,
+    path: &Path,
+    m: &Metadata,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+) -> Result<()> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_err(step, "chown", path))?;
     if !m.file_type().is_symlink() {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
@@ -276,6 +405,7 @@ fn set_meta(step: &str, path: &Path, m: &Metadata, uid: u32, gid: u32, mode: u32
 /// Copies one source entry (recursively for a directory) to `dst`.
 fn copy_entry(
     req: &CopyRequest<'_>,
+    base: &Path,
     rel: &Path,
     real: &Path,
     m: &Metadata,
@@ -303,11 +433,11 @@ fn copy_entry(
             .map_err(io_err(step, "reading", real))?;
         for (name, child) in entries {
             let child_rel = rel.join(&name);
-            if skipped(req.ignore, &child_rel, &child)? {
+            if left_out(req, base, &child_rel, &child)? {
                 continue;
             }
             let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
-            copy_entry(req, &child_rel, &child, &cm, &dst.join(&name), true)?;
+            copy_entry(req, base, &child_rel, &child, &cm, &dst.join(&name), true)?;
         }
     } else if ft.is_symlink() {
         let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;

@@ -5,12 +5,17 @@
 //! The step's cache key hashes the expanded instruction, the resolved
 //! owner and, as its input, the content digest of the selected context
 //! files ([`crate::contenthash`]) or the key of the `--from` source.
-//! ADD of URLs, git repositories and archives is not done yet.
+//! `--exclude`, `--parents`, heredoc sources and the unpacking of local
+//! archives by ADD ([`crate::archive`]) are handled by the copy itself;
+//! `--link` copies onto an empty file system. ADD of URLs and git
+//! repositories, and `--checksum`, are not done yet.
 
-use rdock_parser::instructions::{Add, Chmod, Copy};
+use rdock_parser::dockerignore::PatternMatcher;
+use rdock_parser::instructions::{Add, Chmod, Copy, SourceContent};
+use rdock_parser::shell::Lexer;
 
 use crate::contenthash::content_digest;
-use crate::copy::{copy_into, CopyRequest};
+use crate::copy::{copy_into, CopyRequest, Inline};
 use crate::error::{Error, Result};
 use crate::fsview::{clean, Layers};
 use crate::key::KeyWriter;
@@ -23,12 +28,15 @@ use crate::steps::{expand, under_workdir};
 pub(crate) struct CopyArgs<'a> {
     add: bool,
     sources: &'a [String],
-    heredocs: bool,
+    contents: &'a [SourceContent],
+    exclude: &'a [String],
     dest: &'a str,
     from: Option<&'a str>,
     chown: Option<&'a str>,
     chmod: Option<&'a Chmod>,
     link: bool,
+    parents: bool,
+    unpack: bool,
     unsupported: Option<&'static str>,
 }
 
@@ -37,19 +45,16 @@ impl<'a> From<&'a Copy> for CopyArgs<'a> {
         CopyArgs {
             add: false,
             sources: &c.sources,
-            heredocs: !c.contents.is_empty(),
+            contents: &c.contents,
+            exclude: &c.exclude,
             dest: &c.dest,
             from: c.from.as_deref(),
             chown: c.chown.as_deref(),
             chmod: c.chmod.as_ref(),
             link: c.link,
-            unsupported: if c.parents {
-                Some("COPY --parents")
-            } else if !c.exclude.is_empty() {
-                Some("COPY --exclude")
-            } else {
-                None
-            },
+            parents: c.parents,
+            unpack: false,
+            unsupported: None,
         }
     }
 }
@@ -59,24 +64,19 @@ impl<'a> From<&'a Add> for CopyArgs<'a> {
         CopyArgs {
             add: true,
             sources: &a.sources,
-            heredocs: !a.contents.is_empty(),
+            contents: &a.contents,
+            exclude: &a.exclude,
             dest: &a.dest,
             from: None,
             chown: a.chown.as_deref(),
             chmod: a.chmod.as_ref(),
             link: a.link,
-            unsupported: if !a.exclude.is_empty() || a.checksum.is_some() {
-                Some("ADD --exclude and --checksum")
-            } else {
-                None
-            },
+            parents: false,
+            unpack: a.unpack.unwrap_or(true),
+            unsupported: a.checksum.is_some().then_some("ADD --checksum"),
         }
     }
 }
-
-const ARCHIVES: [&str; 8] = [
-    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
-];
 
 fn read_text(view: &Layers, path: &str) -> String {
     view.lookup(&clean(path))
@@ -120,14 +120,11 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     if let Some(what) = c.unsupported {
         return Err(unsupported(what));
     }
-    if c.heredocs {
-        return Err(unsupported("a heredoc source"));
-    }
     let mut sources = Vec::new();
     for src in c.sources {
         let src = expand(s, state, step, src)?;
-        if c.add && (src.contains("://") || ARCHIVES.iter().any(|a| src.ends_with(a))) {
-            return Err(unsupported("ADD of a URL or an archive"));
+        if c.add && (src.contains("://") || src.starts_with("git@")) {
+            return Err(unsupported("ADD of a URL or a git repository"));
         }
         sources.push(src);
     }
@@ -160,6 +157,18 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         Some(f) => (s.source_view(f)?, false),
         None => (Layers::new(vec![s.opts.context.clone()]), true),
     };
+    // As BuildKit, the patterns are not expanded.
+    let exclude = c.exclude;
+    let matcher = match exclude.is_empty() {
+        true => None,
+        false => Some(PatternMatcher::new(exclude)?),
+    };
+    let inline = inline_sources(state, step, c.contents)?;
+    // `--link` (without `--chmod`, as BuildKit) copies onto an empty file
+    // system: destination parents are new `0755` dirs, nothing existing
+    // at the destination is looked at.
+    let linked = c.link && chmod.is_none();
+    let scratch = Layers::default();
     let opts = s.opts;
     let req = CopyRequest {
         step,
@@ -170,7 +179,11 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         owner,
         context,
         chmod: chmod.as_ref(),
-        target: &target,
+        target: if linked { &scratch } else { &target },
+        exclude: matcher.as_ref(),
+        inline: &inline,
+        parents: c.parents,
+        unpack: c.unpack,
     };
     let mut key = KeyWriter::new(if c.add { "add" } else { "copy" });
     key.key(state.parent_key())
@@ -178,7 +191,13 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         .str(&dest)
         .opt_str(chown.as_deref())
         .opt_str(chmod.as_ref().map(ToString::to_string).as_deref())
-        .u64(u64::from(c.link));
+        .u64(u64::from(c.link))
+        .list(exclude)
+        .u64(u64::from(c.parents))
+        .u64(u64::from(c.unpack));
+    for doc in &inline {
+        key.str(&doc.name).str(&doc.data);
+    }
     if let Some((uid, gid)) = owner {
         key.u64(u64::from(uid)).u64(u64::from(gid));
     }
@@ -193,9 +212,11 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     // BuildKit's commit message: flags, sources and the destination as
     // written (expanded).
     let mut words = vec![step.to_string()];
+    words.extend(c.parents.then(|| "--parents".to_string()));
     words.extend(chown.map(|c| format!("--chown={c}")));
     words.extend(chmod.as_ref().map(|c| format!("--chmod={c}")));
     words.extend(sources.iter().cloned());
+    words.extend(inline.iter().map(|d| format!("<<{}", d.name)));
     words.push(written_dest.clone());
     let history = format!("{} # buildkit", words.join(" "));
     let created = s.opts.created.clone();
@@ -210,4 +231,28 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     state.config.add_history(&created, history, !layer);
     state.key = Some(key);
     Ok(Ran::Executed)
+}
+
+/// Heredoc sources with their variables expanded (unless the delimiter
+/// was quoted), quotes kept as BuildKit's raw expansion does.
+fn inline_sources(state: &StageState, step: &str, docs: &[SourceContent]) -> Result<Vec<Inline>> {
+    docs.iter()
+        .map(|d| {
+            let data = match d.expand {
+                true => Lexer::new('\\')
+                    .skip_process_quotes(true)
+                    .process_word(&d.data, state.scope())
+                    .map_err(|source| Error::Expand {
+                        step: step.to_string(),
+                        word: d.data.clone(),
+                        source,
+                    })?,
+                false => d.data.clone(),
+            };
+            Ok(Inline {
+                name: d.path.clone(),
+                data,
+            })
+        })
+        .collect()
 }

@@ -23,9 +23,11 @@
 //! The caller (the engine) resolves base images from the store between the
 //! two and stores the image afterwards. Errors are one [`Error`] enum.
 
+mod archive;
 mod config;
 mod contenthash;
 mod copy;
+mod copy_parents;
 mod copy_step;
 mod error;
 mod executor;

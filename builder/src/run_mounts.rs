@@ -130,6 +130,10 @@ fn context_request<'a>(
         context: true,
         chmod: None,
         target: empty,
+        exclude: None,
+        inline: &[],
+        parents: false,
+        unpack: false,
     }
 }
 

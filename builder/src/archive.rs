@@ -1,0 +1,188 @@
+//! ADD of local tar archives: [`detect`] tells an archive by its content
+//! (as BuildKit: a file whose decompressed stream starts with a valid tar
+//! header, whatever its name), [`unpack`] extracts it into a destination
+//! directory. Plain, gzip and zstd streams are read; bzip2 and xz archives
+//! fail with a "not supported yet" error rather than be copied as is.
+//! Extraction stays inside the destination: the `tar` crate skips entries
+//! with `..`, strips leading `/` and refuses to write through symlinks
+//! that leave the destination. Modes, owners and times come from the
+//! archive; `--chown` replaces every owner.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// How a file's content is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// What [`detect`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A tar stream (compressed or not) to unpack.
+    Archive,
+    /// Any other file: copied as is.
+    Plain,
+    /// A bzip2 or xz stream, which rdock cannot read yet.
+    Unsupported(&'static str),
+}
+
+fn compression(prefix: &[u8]) -> std::result::Result<Compression, &'static str> {
+    if prefix.starts_with(&[0x1f, 0x8b]) {
+        Ok(Compression::Gzip)
+    } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Compression::Zstd)
+    } else if prefix.starts_with(b"BZh") {
+        Err("ADD of a bzip2 archive")
+    } else if prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Err("ADD of an xz archive")
+    } else {
+        Ok(Compression::None)
+    }
+}
+
+fn decoder(file: File, c: Compression) -> std::io::Result<Box<dyn Read>> {
+    let reader = BufReader::new(file);
+    Ok(match c {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+    })
+}
+
+fn io_err(step: &str, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let (step, path) = (step.to_string(), path.to_path_buf());
+    move |source| Error::Io {
+        step,
+        action,
+        path,
+        source,
+    }
+}
+
+fn open(step: &str, path: &Path) -> Result<(File, std::result::Result<Compression, &'static str>)> {
+    let mut file = File::open(path).map_err(io_err(step, "opening", path))?;
+    let mut prefix = Vec::with_capacity(6);
+    (&mut file)
+        .take(6)
+        .read_to_end(&mut prefix)
+        .map_err(io_err(step, "reading", path))?;
+    let file = File::open(path).map_err(io_err(step, "opening", path))?;
+    Ok((file, compression(&prefix)))
+}
+
+/// Whether the regular file at `path` is an archive ADD unpacks.
+pub(crate) fn detect(step: &str, path: &Path) -> Result<Kind> {
+    let (file, c) = open(step, path)?;
+    let c = match c {
+        Ok(c) => c,
+        Err(what) => return Ok(Kind::Unsupported(what)),
+    };
+    let Ok(stream) = decoder(file, c) else {
+        return Ok(Kind::Plain);
+    };
+    let mut archive = tar::Archive::new(stream);
+    let first = archive.entries().ok().and_then(|mut e| e.next());
+    Ok(match first {
+        Some(Ok(_)) => Kind::Archive,
+        _ => Kind::Plain,
+    })
+}
+
+/// Unpacks the archive at `path` into the existing directory `dest`,
+/// owned by `owner` when given.
+pub(crate) fn unpack(
+    step: &str,
+    path: &Path,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let (file, c) = open(step, path)?;
+    let c = c.map_err(|what| Error::Unsupported {
+        step: step.to_string(),
+        what: what.to_string(),
+    })?;
+    let stream = decoder(file, c).map_err(io_err(step, "reading", path))?;
+    let mut archive = tar::Archive::new(stream);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_preserve_mtime(true);
+    archive.set_unpack_xattrs(false);
+    archive.set_overwrite(true);
+    archive
+        .unpack(dest)
+        .map_err(io_err(step, "unpacking", path))?;
+    if let Some((uid, gid)) = owner {
+        chown_tree(step, dest, uid, gid)?;
+    }
+    Ok(())
+}
+
+fn chown_tree(step: &str, dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(step, "reading", dir))? {
+        let path = entry.map_err(io_err(step, "reading", dir))?.path();
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+            .map_err(io_err(step, "chown", &path))?;
+        if path.is_dir() && !path.is_symlink() {
+            chown_tree(step, &path, uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_bytes(path: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o640);
+        h.set_cksum();
+        b.append_data(&mut h, path, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn detects_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.tar.gz");
+        std::fs::write(&plain, b"not an archive").unwrap();
+        assert_eq!(detect("ADD", &plain).unwrap(), Kind::Plain);
+        let t = dir.path().join("named.txt");
+        std::fs::write(&t, tar_bytes("f", b"x")).unwrap();
+        assert_eq!(detect("ADD", &t).unwrap(), Kind::Archive);
+        let z = dir.path().join("z");
+        std::fs::write(&z, zstd::encode_all(&tar_bytes("f", b"x")[..], 0).unwrap()).unwrap();
+        assert_eq!(detect("ADD", &z).unwrap(), Kind::Archive);
+        let bz = dir.path().join("bz");
+        std::fs::write(&bz, b"BZh91AY&SY").unwrap();
+        assert!(matches!(detect("ADD", &bz).unwrap(), Kind::Unsupported(_)));
+    }
+
+    #[test]
+    fn unpack_stays_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("evil.tar");
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        // `append_data` refuses `..`, so write the name into the header.
+        h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        std::fs::write(&t, b.into_inner().unwrap()).unwrap();
+        let dest = dir.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        let _ = unpack("ADD", &t, &dest, None);
+        assert!(!dir.path().join("escape").exists());
+    }
+}
