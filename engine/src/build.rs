@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 
 use rdock_builder::{BaseImage, Event, PlanOptions, SolveOptions};
-use rdock_cache::oci_spec::image::{Descriptor, ImageManifestBuilder, MediaType};
 use rdock_cache::{Compression, Digest, Store};
 use rdock_registry_client::ImageRef;
 
@@ -119,25 +118,7 @@ pub fn build(
         .collect();
     built.layers = recompress(store, &lease, built.layers, &from_bases, export.compression)?;
 
-    let config_bytes = serde_json::to_vec(&built.config).expect("a config serializes");
-    let config = store.write_blob(&lease, &config_bytes)?;
-    let manifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .config(Descriptor::new(
-            MediaType::ImageConfig,
-            config.size,
-            &config.digest,
-        ))
-        .layers(built.layers)
-        .build()?;
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
-    let manifest_blob = store.write_blob(&lease, &manifest_bytes)?;
-    let descriptor = Descriptor::new(
-        MediaType::ImageManifest,
-        manifest_blob.size,
-        &manifest_blob.digest,
-    );
+    let descriptor = crate::images::write_image(store, &lease, &built.config, built.layers)?;
     for tag in &export.tags {
         store.tag(&tag.to_string(), &descriptor)?;
     }

@@ -9,8 +9,8 @@
 use std::io::{self, Read};
 
 use rdock_cache::oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder,
-    ImageManifestBuilder, MediaType, Os, RootFsBuilder,
+    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, MediaType, Os,
+    RootFsBuilder,
 };
 use rdock_cache::{Store, Writer};
 use rdock_registry_client::ImageRef;
@@ -104,29 +104,12 @@ pub fn import(
         }
         config = config.config(c.build()?);
     }
-    let config_bytes = serde_json::to_vec(&config.build()?).expect("a config serializes");
-    let config_blob = store.write_blob(&lease, &config_bytes)?;
-    let manifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .config(Descriptor::new(
-            MediaType::ImageConfig,
-            config_blob.size,
-            &config_blob.digest,
-        ))
-        .layers(vec![Descriptor::new(
-            MediaType::ImageLayer,
-            layer.size,
-            &layer.digest,
-        )])
-        .build()?;
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
-    let manifest_blob = store.write_blob(&lease, &manifest_bytes)?;
-    let descriptor = Descriptor::new(
-        MediaType::ImageManifest,
-        manifest_blob.size,
-        &manifest_blob.digest,
-    );
+    let layers = vec![Descriptor::new(
+        MediaType::ImageLayer,
+        layer.size,
+        &layer.digest,
+    )];
+    let descriptor = super::write_image(store, &lease, &config.build()?, layers)?;
     let full = name.to_string();
     store.tag(&full, &descriptor)?;
     super::read_image(store, Some(full), &descriptor)

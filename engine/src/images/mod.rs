@@ -36,6 +36,35 @@ pub(crate) const DOCKER_MANIFEST_LIST: &str =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 pub(crate) const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
+/// Writes an image's config and an OCI manifest over `layers` into the store
+/// (kept alive by `lease` until tagged) and returns the manifest's descriptor.
+pub(crate) fn write_image<C: serde::Serialize>(
+    store: &Store,
+    lease: &rdock_cache::Lease,
+    config: &C,
+    layers: Vec<Descriptor>,
+) -> Result<Descriptor> {
+    let config_bytes = serde_json::to_vec(config).expect("a config serializes");
+    let config_blob = store.write_blob(lease, &config_bytes)?;
+    let manifest = rdock_cache::oci_spec::image::ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(Descriptor::new(
+            MediaType::ImageConfig,
+            config_blob.size,
+            &config_blob.digest,
+        ))
+        .layers(layers)
+        .build()?;
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+    let manifest_blob = store.write_blob(lease, &manifest_bytes)?;
+    Ok(Descriptor::new(
+        MediaType::ImageManifest,
+        manifest_blob.size,
+        &manifest_blob.digest,
+    ))
+}
+
 /// Whether a descriptor points at an image index (or Docker manifest list).
 pub(crate) fn is_index(media_type: &MediaType) -> bool {
     match media_type {
