@@ -159,17 +159,7 @@ fn stage_refs(stage: &Stage) -> Vec<String> {
 /// Global ARGs in order, each default expanded with those before it.
 fn globals(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<EnvList> {
     let host = Platform::host().normalize();
-    let target = opts
-        .target
-        .clone()
-        .or_else(|| {
-            parsed
-                .stages
-                .last()
-                .and_then(|s| s.name.as_ref())
-                .map(|n| n.as_str().to_string())
-        })
-        .unwrap_or_default();
+    let target = parsed.target_name(opts.target.as_deref());
     let mut env = default_args(&host, &host, &opts.build_args, &target);
     for arg in &parsed.meta_args {
         for def in &arg.args {

@@ -12,7 +12,7 @@ use super::support::{clean_path, is_secret_name, parse_port};
 use crate::ast::Span;
 use crate::dockerignore::PatternMatcher;
 use crate::error::{Error, ErrorKind};
-use crate::instructions::{Chmod, CommandLine, Instruction};
+use crate::instructions::{Chmod, Cmd, CommandLine, Entrypoint, Instruction};
 use crate::shell::Lexer;
 use crate::suggest::suggest;
 
@@ -132,20 +132,14 @@ impl Dispatcher<'_, '_> {
                     state.args.push(def.key.clone());
                 }
             }
-            Instruction::Cmd(c) => {
-                used_once(&mut state.cmd_seen, span, &name, &config, self.lint);
-                if matches!(c.command, CommandLine::Shell(_)) && !state.shell_set {
-                    self.lint.run(
-                        &config,
-                        Rule::JsonArgsRecommended,
-                        span,
-                        msg::json_args(&name),
-                    );
-                }
-            }
-            Instruction::Entrypoint(c) => {
-                used_once(&mut state.entrypoint_seen, span, &name, &config, self.lint);
-                if matches!(c.command, CommandLine::Shell(_)) && !state.shell_set {
+            Instruction::Cmd(Cmd { command, .. })
+            | Instruction::Entrypoint(Entrypoint { command, .. }) => {
+                let seen = match ins {
+                    Instruction::Cmd(_) => &mut state.cmd_seen,
+                    _ => &mut state.entrypoint_seen,
+                };
+                used_once(seen, span, &name, &config, self.lint);
+                if matches!(command, CommandLine::Shell(_)) && !state.shell_set {
                     self.lint.run(
                         &config,
                         Rule::JsonArgsRecommended,

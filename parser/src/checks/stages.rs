@@ -64,17 +64,7 @@ impl<'a, 'o> Dispatcher<'a, 'o> {
             .target_platform
             .as_ref()
             .map_or_else(|| build_platform.clone(), Platform::normalize);
-        let target_name = opts
-            .target
-            .clone()
-            .or_else(|| {
-                parsed
-                    .stages
-                    .last()
-                    .and_then(|s| s.name.as_ref())
-                    .map(|n| n.as_str().to_string())
-            })
-            .unwrap_or_default();
+        let target_name = parsed.target_name(opts.target.as_deref());
         let defaults = default_args(
             &build_platform,
             &target_platform,

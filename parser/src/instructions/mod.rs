@@ -268,6 +268,18 @@ impl ParsedDockerfile {
             .enumerate()
             .find(|(_, s)| s.name.as_ref().is_some_and(|n| n.as_str() == name))
     }
+
+    /// The build's target stage name (the predefined `TARGETSTAGE`): `target`
+    /// when given, else the last stage's name, else empty.
+    pub fn target_name(&self, target: Option<&str>) -> String {
+        target
+            .map(str::to_string)
+            .or_else(|| {
+                let last = self.stages.last()?;
+                last.name.as_ref().map(|n| n.as_str().to_string())
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Turns the nodes of a Dockerfile into stages of typed instructions
