@@ -1,8 +1,8 @@
 //! ADD of local tar archives: [`detect`] tells an archive by its content
 //! (as BuildKit: a file whose decompressed stream starts with a valid tar
 //! header, whatever its name), [`unpack`] extracts it into a destination
-//! directory. Plain, gzip and zstd streams are read; bzip2 and xz archives
-//! fail with a "not supported yet" error rather than be copied as is.
+//! directory. Plain, gzip, bzip2, xz and zstd streams are read, as
+//! BuildKit's `archive.DecompressStream` does.
 //! Extraction stays inside the destination: the `tar` crate skips entries
 //! with `..`, strips leading `/` and refuses to write through symlinks
 //! that leave the destination. Modes, owners and times come from the
@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 enum Compression {
     None,
     Gzip,
+    Bzip2,
+    Xz,
     Zstd,
 }
 
@@ -29,21 +31,20 @@ pub(crate) enum Kind {
     Archive,
     /// Any other file: copied as is.
     Plain,
-    /// A bzip2 or xz stream, which rdock cannot read yet.
-    Unsupported(&'static str),
 }
 
-fn compression(prefix: &[u8]) -> std::result::Result<Compression, &'static str> {
+/// The compression the magic bytes at the start of a file name.
+fn compression(prefix: &[u8]) -> Compression {
     if prefix.starts_with(&[0x1f, 0x8b]) {
-        Ok(Compression::Gzip)
+        Compression::Gzip
     } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Compression::Zstd)
+        Compression::Zstd
     } else if prefix.starts_with(b"BZh") {
-        Err("ADD of a bzip2 archive")
+        Compression::Bzip2
     } else if prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Err("ADD of an xz archive")
+        Compression::Xz
     } else {
-        Ok(Compression::None)
+        Compression::None
     }
 }
 
@@ -52,6 +53,8 @@ fn decoder(file: File, c: Compression) -> std::io::Result<Box<dyn Read>> {
     Ok(match c {
         Compression::None => Box::new(reader),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
     })
 }
@@ -66,7 +69,7 @@ fn io_err(step: &str, action: &'static str, path: &Path) -> impl FnOnce(std::io:
     }
 }
 
-fn open(step: &str, path: &Path) -> Result<(File, std::result::Result<Compression, &'static str>)> {
+fn open(step: &str, path: &Path) -> Result<(File, Compression)> {
     let mut file = File::open(path).map_err(io_err(step, "opening", path))?;
     let mut prefix = Vec::with_capacity(6);
     (&mut file)
@@ -80,10 +83,6 @@ fn open(step: &str, path: &Path) -> Result<(File, std::result::Result<Compressio
 /// Whether the regular file at `path` is an archive ADD unpacks.
 pub(crate) fn detect(step: &str, path: &Path) -> Result<Kind> {
     let (file, c) = open(step, path)?;
-    let c = match c {
-        Ok(c) => c,
-        Err(what) => return Ok(Kind::Unsupported(what)),
-    };
     let Ok(stream) = decoder(file, c) else {
         return Ok(Kind::Plain);
     };
@@ -104,10 +103,6 @@ pub(crate) fn unpack(
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
     let (file, c) = open(step, path)?;
-    let c = c.map_err(|what| Error::Unsupported {
-        step: step.to_string(),
-        what: what.to_string(),
-    })?;
     let stream = decoder(file, c).map_err(io_err(step, "reading", path))?;
     let mut archive = tar::Archive::new(stream);
     archive.set_preserve_permissions(true);
@@ -145,6 +140,9 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o640);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_cksum();
         b.append_data(&mut h, path, data).unwrap();
         b.into_inner().unwrap()
@@ -162,9 +160,61 @@ mod tests {
         let z = dir.path().join("z");
         std::fs::write(&z, zstd::encode_all(&tar_bytes("f", b"x")[..], 0).unwrap()).unwrap();
         assert_eq!(detect("ADD", &z).unwrap(), Kind::Archive);
+        // A compressed stream that is not a tar is a plain file.
         let bz = dir.path().join("bz");
         std::fs::write(&bz, b"BZh91AY&SY").unwrap();
-        assert!(matches!(detect("ADD", &bz).unwrap(), Kind::Unsupported(_)));
+        assert_eq!(detect("ADD", &bz).unwrap(), Kind::Plain);
+    }
+
+    fn bzip2_bytes(data: &[u8]) -> Vec<u8> {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        std::io::Write::write_all(&mut e, data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn xz_bytes(data: &[u8]) -> Vec<u8> {
+        let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        std::io::Write::write_all(&mut e, data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn bzip2_and_xz_archives_unpack() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("a.tbz", bzip2_bytes(&tar_bytes("bz/f", b"bzip2 body"))),
+            ("a.txz", xz_bytes(&tar_bytes("xz/f", b"xz body"))),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(detect("ADD", &path).unwrap(), Kind::Archive, "{name}");
+            let dest = dir.path().join(format!("out-{name}"));
+            std::fs::create_dir(&dest).unwrap();
+            unpack("ADD", &path, &dest, Some((7, 8))).unwrap();
+            let file = std::fs::read_dir(&dest)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+                .join("f");
+            let body = std::fs::read(&file).unwrap();
+            assert_eq!(
+                body,
+                if name == "a.tbz" {
+                    &b"bzip2 body"[..]
+                } else {
+                    &b"xz body"[..]
+                }
+            );
+            let meta = std::fs::metadata(&file).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (7, 8, 0o640));
+        }
+        // Compressed text that is not a tar is copied as is.
+        let text = dir.path().join("t.xz");
+        std::fs::write(&text, xz_bytes(b"just text")).unwrap();
+        assert_eq!(detect("ADD", &text).unwrap(), Kind::Plain);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use rdock_cache::Store;
 use rdock_runner::{ExitStatus, Outcome, RunSpec};
 
+use crate::fetch::fake::{FakeFetcher, Page};
 use crate::{plan, solve, Event, Executor, PlanOptions, SolveOptions};
 
 /// Counts runs; each run writes its command and env into the upper dir,
@@ -49,6 +50,7 @@ struct Fixture {
     _tmp: tempfile::TempDir,
     store: Store,
     context: PathBuf,
+    fetcher: FakeFetcher,
 }
 
 impl Fixture {
@@ -61,6 +63,7 @@ impl Fixture {
             _tmp: tmp,
             store,
             context,
+            fetcher: FakeFetcher::default(),
         }
     }
 }
@@ -103,7 +106,7 @@ fn build_file(
         &parsed,
         &PlanOptions {
             build_args,
-            target: None,
+            ..PlanOptions::default()
         },
     )
     .unwrap();
@@ -121,6 +124,7 @@ fn build_file(
         no_cache,
         jobs: 0,
         mounts: &crate::MountSources::default(),
+        fetcher: &f.fetcher,
     };
     let lease = f.store.lease().unwrap();
     let mut events = Vec::new();
@@ -279,4 +283,56 @@ fn copy_keys_cover_excludes_heredocs_and_parents() {
     build_file(&f, &f.context, plain, &[], false);
     let p = build_file(&f, &f.context, parents, &[], false);
     assert_eq!(p.cached, 0, "--parents shares the plain COPY's key");
+}
+
+#[test]
+fn add_urls_are_keyed_by_content_and_revalidated_with_their_etag() {
+    let f = Fixture::new();
+    let url = "http://fake.invalid/dir/a.txt";
+    let df = format!("FROM scratch\nADD {url} /a.txt\nRUN one\n");
+    let page = |body: &str, etag: &str| Page {
+        body: body.as_bytes().to_vec(),
+        etag: Some(etag.to_string()),
+        last_modified: Some(1_000_000),
+    };
+    f.fetcher.serve(url, page("v1", "e1"));
+    let first = build_file(&f, &f.context, &df, &[], false);
+    assert_eq!((first.runs, f.fetcher.bodies()), (1, 1));
+    // Same ETag: a 304, no body, both steps cached.
+    let second = build_file(&f, &f.context, &df, &[], false);
+    assert_eq!((second.runs, second.cached), (0, 2), "{second:?}");
+    assert_eq!(f.fetcher.bodies(), 1);
+    assert_eq!(first.layers, second.layers);
+    // New content: the ADD and what follows run again.
+    f.fetcher.serve(url, page("v2", "e2"));
+    let third = build_file(&f, &f.context, &df, &[], false);
+    assert_eq!(
+        third.ran,
+        [format!("ADD {url} /a.txt"), "RUN one".to_string()]
+    );
+    assert_ne!(third.layers, first.layers);
+    // The same content under another ETag is still a hit.
+    f.fetcher.serve(url, page("v2", "e3"));
+    let fourth = build_file(&f, &f.context, &df, &[], false);
+    assert_eq!(fourth.runs, 0, "{fourth:?}");
+}
+
+#[test]
+fn add_with_a_checksum_is_cached_without_a_download() {
+    let f = Fixture::new();
+    let url = "http://fake.invalid/b.bin";
+    f.fetcher.serve(
+        url,
+        Page {
+            body: b"pinned".to_vec(),
+            ..Page::default()
+        },
+    );
+    let sum = rdock_cache::Digest::sha256(b"pinned");
+    let df = format!("FROM scratch\nADD --checksum={sum} {url} /b\n");
+    build_file(&f, &f.context, &df, &[], false);
+    assert_eq!(f.fetcher.bodies(), 1);
+    let again = build_file(&f, &f.context, &df, &[], false);
+    assert_eq!(again.cached, 1, "{again:?}");
+    assert_eq!(f.fetcher.bodies(), 1, "a hit downloads nothing");
 }

@@ -272,12 +272,6 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
                     crate::archive::unpack(req.step, real, &upper.join(&dest_rel), req.owner)?;
                     continue;
                 }
-                Kind::Unsupported(what) => {
-                    return Err(Error::Unsupported {
-                        step: req.step.to_string(),
-                        what: what.to_string(),
-                    })
-                }
                 Kind::Plain => {}
             }
         }

@@ -27,6 +27,25 @@ pub enum Error {
         word: String,
         source: rdock_parser::shell::ExpandError,
     },
+    /// `FROM --platform` is not a platform.
+    #[error("stage {stage}: failed to parse platform {platform}: {reason}")]
+    Platform {
+        stage: String,
+        platform: String,
+        reason: String,
+    },
+    /// A RUN of a stage for another platform: rdock does not emulate.
+    #[error("RUN: cannot run {platform} commands on this {host} host (rdock does not emulate other platforms)")]
+    ForeignPlatform { platform: String, host: String },
+    /// `FROM --platform` or `--platform` names another platform than the
+    /// local base image has (rdock neither pulls per platform nor emulates).
+    #[error("stage {stage}: base image {image} is {actual}, not the requested {wanted} (rdock does not emulate other platforms)")]
+    PlatformMismatch {
+        stage: String,
+        image: String,
+        actual: String,
+        wanted: String,
+    },
     /// A base image the plan needs was not given to [`crate::solve`].
     #[error("base image {0} was not resolved")]
     MissingBase(String),
@@ -70,6 +89,21 @@ pub enum Error {
         action: &'static str,
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// An ADD URL could not be downloaded.
+    #[error("{step}: fetching {url}")]
+    Fetch {
+        step: String,
+        url: String,
+        source: crate::FetchError,
+    },
+    /// An ADD URL's content does not have the `--checksum` digest.
+    #[error("{step}: digest mismatch for {url}: {actual} (expected: {expected})")]
+    ChecksumMismatch {
+        step: String,
+        url: String,
+        expected: String,
+        actual: String,
     },
     /// The `.dockerignore` patterns could not be applied.
     #[error("matching .dockerignore patterns")]

@@ -14,6 +14,16 @@
 //!   are built; the image does not depend on that order. `RUN --mount`
 //!   secrets and SSH agents come from [`MountSources`].
 //!
+//! - ADD of http(s) URLs and git repositories goes through the
+//!   [`Fetcher`] trait (the engine's implementation uses
+//!   HTTP and the `git` binary); local archives may be plain, gzip, bzip2,
+//!   xz or zstd tars.
+//! - `--build-context` ([`NamedContext`]) replaces stages and images by
+//!   directories or other images; `--platform` and `FROM --platform`
+//!   ([`PlannedStage::platform`]) set the `TARGET*` args and the image's
+//!   platform. Nothing is emulated: a RUN for another platform, or a base
+//!   image of another platform than asked, is an error.
+//!
 //! - Caching: every file system step has a content-addressed
 //!   [`rdock_cache::CacheKey`] (its parent's key, the expanded instruction,
 //!   the variables a RUN sees, the content of the context files a COPY
@@ -31,9 +41,12 @@ mod copy_parents;
 mod copy_step;
 mod error;
 mod executor;
+mod fetch;
 mod fsview;
+mod git;
 mod key;
 mod mount_sources;
+mod named_context;
 mod plan;
 mod run_mounts;
 mod run_step;
@@ -52,6 +65,7 @@ mod parallel_tests;
 
 pub use error::{Error, Result};
 pub use executor::{Executor, SandboxExecutor};
+pub use fetch::{FetchError, Fetched, Fetcher};
 pub use mount_sources::MountSources;
-pub use plan::{plan, Base, Plan, PlanOptions, PlannedStage};
+pub use plan::{plan, Base, NamedContext, Plan, PlanOptions, PlannedStage};
 pub use solve::{solve, BaseImage, Built, Event, SolveOptions};

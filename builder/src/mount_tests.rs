@@ -88,6 +88,7 @@ impl Fixture {
             no_cache: false,
             jobs: 1,
             mounts,
+            fetcher: &crate::fetch::fake::FakeFetcher::default(),
         };
         let lease = self.store.lease().unwrap();
         let mut cached = 0;

@@ -110,6 +110,7 @@ fn build(dockerfile: &str, jobs: usize) -> Run {
         no_cache: false,
         jobs,
         mounts: &crate::MountSources::default(),
+        fetcher: &crate::fetch::fake::FakeFetcher::default(),
     };
     let lease = store.lease().unwrap();
     let mut events = Vec::new();

@@ -6,11 +6,20 @@
 //!
 //! FROM may name an earlier stage only; `--from` may name any stage (a
 //! cycle is an error) and is not expanded, as in BuildKit.
-//! Global ARGs are resolved as BuildKit does: predefined platform ARGs,
-//! then the ARGs before the first FROM in order, each overridable by a
-//! `--build-arg` only when declared.
+//! Global ARGs are resolved as BuildKit does: predefined platform ARGs
+//! (`TARGETPLATFORM` and its parts from [`PlanOptions::platform`], the
+//! `BUILD*` ones from the host), then the ARGs before the first FROM in
+//! order, each overridable by a `--build-arg` only when declared. Each
+//! stage gets its platform: `FROM --platform=` (expanded) or the target's.
+//!
+//! `--build-context NAME=...` ([`NamedContext`]) replaces, as BuildKit,
+//! the stage called `NAME` (its instructions are not run) or the image
+//! `NAME` (matched by its familiar name, `:latest` left out) wherever FROM,
+//! `COPY --from` or `RUN --mount from=` name it: by a local directory
+//! ([`Base::Context`]) or another image.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -28,6 +37,19 @@ pub struct PlanOptions {
     pub build_args: BTreeMap<String, String>,
     /// `--target`; the last stage when `None`.
     pub target: Option<String>,
+    /// `--platform`: the target platform; the host's when `None`.
+    pub platform: Option<Platform>,
+    /// `--build-context`, by name as given.
+    pub contexts: BTreeMap<String, NamedContext>,
+}
+
+/// What a `--build-context` name stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory: its files (owned by root) on an empty config.
+    Dir(PathBuf),
+    /// An image (`docker-image://REF`), by reference.
+    Image(String),
 }
 
 /// Where a stage (or a `COPY --from`) starts from.
@@ -39,6 +61,8 @@ pub enum Base {
     Image(String),
     /// An earlier stage, by index.
     Stage(usize),
+    /// A `--build-context` directory, by its (normalized) name.
+    Context(String),
 }
 
 /// One stage the build runs.
@@ -50,8 +74,14 @@ pub struct PlannedStage {
     pub label: String,
     /// What FROM resolved to.
     pub base: Base,
-    /// The stage as parsed.
+    /// The stage as parsed (without instructions when a named context
+    /// replaces it).
     pub stage: Stage,
+    /// The platform it builds for: `FROM --platform` or the target's.
+    pub platform: Platform,
+    /// Whether the platform was asked for (`FROM --platform` or
+    /// `--platform`), so that the base image must match it.
+    pub platform_requested: bool,
 }
 
 /// The stages to build, in dependency order, with the global scope.
@@ -66,6 +96,8 @@ pub struct Plan {
     /// `--build-arg` values.
     pub build_args: BTreeMap<String, String>,
     names: Vec<Option<String>>,
+    /// `--build-context`s by normalized name.
+    contexts: BTreeMap<String, NamedContext>,
 }
 
 impl Plan {
@@ -73,7 +105,15 @@ impl Plan {
     /// stage by name or index (planning rejects later ones, as BuildKit),
     /// `scratch`, or an image. The reference is not expanded.
     pub fn resolve(&self, reference: &str) -> Base {
-        resolve_ref(&self.names, reference, self.names.len())
+        resolve_ref(&self.names, &self.contexts, reference, self.names.len())
+    }
+
+    /// The directory of a [`Base::Context`].
+    pub fn context_dir(&self, name: &str) -> Option<&Path> {
+        match self.contexts.get(name) {
+            Some(NamedContext::Dir(dir)) => Some(dir),
+            _ => None,
+        }
     }
 
     /// The stages (by Dockerfile index) that `stage` reads: the stage its
@@ -110,13 +150,46 @@ impl Plan {
     }
 }
 
-fn resolve_ref(names: &[Option<String>], reference: &str, before: usize) -> Base {
+/// An image name as BuildKit matches named contexts: its familiar form
+/// (no `docker.io/library/`), without `:latest`.
+fn familiar(name: &str) -> String {
+    let mut n = name;
+    for prefix in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "index.docker.io/",
+    ] {
+        if let Some(rest) = n.strip_prefix(prefix) {
+            n = rest;
+            break;
+        }
+    }
+    n.strip_suffix(":latest").unwrap_or(n).to_string()
+}
+
+fn from_context(name: &str, c: &NamedContext) -> Base {
+    match c {
+        NamedContext::Dir(_) => Base::Context(name.to_string()),
+        NamedContext::Image(r) => Base::Image(r.clone()),
+    }
+}
+
+fn resolve_ref(
+    names: &[Option<String>],
+    contexts: &BTreeMap<String, NamedContext>,
+    reference: &str,
+    before: usize,
+) -> Base {
     let lower = reference.to_lowercase();
     if let Some(i) = names[..before.min(names.len())]
         .iter()
         .position(|n| n.as_deref() == Some(lower.as_str()))
     {
-        return Base::Stage(i);
+        return match contexts.get(&lower) {
+            Some(c) => from_context(&lower, c),
+            None => Base::Stage(i),
+        };
     }
     if let Ok(i) = reference.parse::<usize>() {
         if i < before {
@@ -126,7 +199,11 @@ fn resolve_ref(names: &[Option<String>], reference: &str, before: usize) -> Base
     if lower == "scratch" {
         return Base::Scratch;
     }
-    Base::Image(reference.to_string())
+    let key = familiar(reference);
+    match contexts.get(&key) {
+        Some(c) => from_context(&key, c),
+        None => Base::Image(reference.to_string()),
+    }
 }
 
 fn expand(env: &EnvList, escape: char, step: &str, word: &str) -> Result<String> {
@@ -159,8 +236,12 @@ fn stage_refs(stage: &Stage) -> Vec<String> {
 /// Global ARGs in order, each default expanded with those before it.
 fn globals(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<EnvList> {
     let host = Platform::host().normalize();
+    let platform = opts
+        .platform
+        .as_ref()
+        .map_or(host.clone(), Platform::normalize);
     let target = parsed.target_name(opts.target.as_deref());
-    let mut env = default_args(&host, &host, &opts.build_args, &target);
+    let mut env = default_args(&host, &platform, &opts.build_args, &target);
     for arg in &parsed.meta_args {
         for def in &arg.args {
             let value = match (opts.build_args.get(&def.key), &def.value) {
@@ -188,6 +269,31 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         .iter()
         .map(|s| s.name.as_ref().map(|n| n.as_str().to_string()))
         .collect();
+    let contexts: BTreeMap<String, NamedContext> = opts
+        .contexts
+        .iter()
+        .map(|(k, v)| (familiar(&k.to_lowercase()), v.clone()))
+        .collect();
+    // A stage a named context replaces keeps no instructions.
+    let stages: Vec<Stage> = parsed
+        .stages
+        .iter()
+        .map(|st| {
+            let mut st = st.clone();
+            if st
+                .name
+                .as_ref()
+                .is_some_and(|n| contexts.contains_key(n.as_str()))
+            {
+                st.instructions.clear();
+            }
+            st
+        })
+        .collect();
+    let target_platform = opts
+        .platform
+        .as_ref()
+        .map_or_else(|| Platform::host().normalize(), Platform::normalize);
     let target = match &opts.target {
         None => parsed.stages.len() - 1,
         Some(t) => names
@@ -200,19 +306,42 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         .map(|i| graph.add_node(i))
         .collect();
     let mut bases = Vec::new();
+    let mut platforms = Vec::new();
     let mut later = Vec::new();
-    for (i, stage) in parsed.stages.iter().enumerate() {
+    for (i, stage) in stages.iter().enumerate() {
         let label = label(stage, i);
-        let base = resolve_ref(
-            &names,
-            &expand(&globals, parsed.escape, &label, &stage.base)?,
-            i,
-        );
+        let overridden = stage.name.as_ref().and_then(|n| {
+            contexts
+                .get(n.as_str())
+                .map(|c| from_context(n.as_str(), c))
+        });
+        let base = match overridden {
+            Some(b) => b,
+            None => resolve_ref(
+                &names,
+                &contexts,
+                &expand(&globals, parsed.escape, &label, &stage.base)?,
+                i,
+            ),
+        };
+        let platform = match &stage.platform {
+            Some(p) => {
+                let text = expand(&globals, parsed.escape, &label, p)?;
+                let parsed = text.parse::<Platform>().map_err(|e| Error::Platform {
+                    stage: label.clone(),
+                    platform: text.clone(),
+                    reason: e.to_string(),
+                })?;
+                (parsed.normalize(), true)
+            }
+            None => (target_platform.clone(), opts.platform.is_some()),
+        };
+        platforms.push(platform);
         if let Base::Stage(j) = base {
             graph.add_edge(nodes[j], nodes[i], ());
         }
         for r in stage_refs(stage) {
-            if let Base::Stage(j) = resolve_ref(&names, &r, names.len()) {
+            if let Base::Stage(j) = resolve_ref(&names, &contexts, &r, names.len()) {
                 graph.add_edge(nodes[j], nodes[i], ());
                 if j >= i {
                     later.push((i, r));
@@ -238,7 +367,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
     if let Some((i, from)) = later.into_iter().find(|(i, _)| wanted[*i]) {
         return Err(Error::CopyFromLaterStage {
             from,
-            stage: label(&parsed.stages[i], i),
+            stage: label(&stages[i], i),
         });
     }
     // Every stage kept reads earlier stages only, so the Dockerfile's order
@@ -253,9 +382,11 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         .into_iter()
         .map(|i| PlannedStage {
             index: i,
-            label: label(&parsed.stages[i], i),
+            label: label(&stages[i], i),
             base: bases[i].clone(),
-            stage: parsed.stages[i].clone(),
+            stage: stages[i].clone(),
+            platform: platforms[i].0.clone(),
+            platform_requested: platforms[i].1,
         })
         .collect();
     Ok(Plan {
@@ -264,6 +395,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         globals,
         build_args: opts.build_args.clone(),
         names,
+        contexts,
     })
 }
 
@@ -284,6 +416,7 @@ mod tests {
         let opts = PlanOptions {
             build_args: [("V".to_string(), "9".to_string())].into(),
             target: target.map(str::to_string),
+            ..PlanOptions::default()
         };
         plan(&parsed, &opts)
     }
@@ -335,5 +468,92 @@ mod tests {
             planned(text, Some("nope")),
             Err(Error::UnknownTarget(_))
         ));
+    }
+
+    fn planned_with(text: &str, opts: &PlanOptions) -> Result<Plan> {
+        let df = rdock_parser::parse(text.as_bytes()).unwrap();
+        let parsed = rdock_parser::instructions::parse_dockerfile(&df).unwrap();
+        plan(&parsed, opts)
+    }
+
+    #[test]
+    fn named_contexts_replace_stages_and_images() {
+        let text = "FROM alpine AS base\nRUN x\nFROM docker.io/library/busybox:latest\n\
+                    COPY --from=base /a /a\nCOPY --from=tools /t /t\nCOPY --from=alpine:3 / /\n";
+        let opts = PlanOptions {
+            contexts: [
+                ("base".to_string(), NamedContext::Dir("/d1".into())),
+                ("busybox".to_string(), NamedContext::Image("mybox:1".into())),
+                ("tools".to_string(), NamedContext::Dir("/d2".into())),
+            ]
+            .into(),
+            ..PlanOptions::default()
+        };
+        let p = planned_with(text, &opts).unwrap();
+        // The replaced stage is not needed: nothing reads it as a stage.
+        assert_eq!(order(&p), ["stage-1"]);
+        assert_eq!(p.stages[0].base, Base::Image("mybox:1".into()));
+        assert_eq!(p.resolve("base"), Base::Context("base".into()));
+        assert_eq!(p.resolve("tools"), Base::Context("tools".into()));
+        assert_eq!(p.context_dir("tools"), Some(Path::new("/d2")));
+        // `alpine:3` is not `alpine` (only `:latest` is left out).
+        assert_eq!(p.images(), ["alpine:3", "mybox:1"].map(String::from).into());
+        // As a target, the stage is the context and runs nothing.
+        let base = planned_with(
+            text,
+            &PlanOptions {
+                target: Some("base".into()),
+                ..opts
+            },
+        )
+        .unwrap();
+        assert_eq!(base.stages[0].base, Base::Context("base".into()));
+        assert!(base.stages[0].stage.instructions.is_empty());
+    }
+
+    #[test]
+    fn platforms_follow_the_request() {
+        let text =
+            "FROM --platform=$BUILDPLATFORM busybox AS b\nFROM --platform=linux/arm64 scratch\n\
+                    FROM busybox\n";
+        let host = Platform::host().normalize();
+        let p = planned(text, None).unwrap();
+        assert!(p.stages.iter().all(|s| s.platform == host));
+        // Only the last stage is needed; it asked for no platform.
+        assert_eq!(
+            p.stages
+                .iter()
+                .map(|s| s.platform_requested)
+                .collect::<Vec<_>>(),
+            [false]
+        );
+        let arm: Platform = "linux/arm/v7".parse().unwrap();
+        let opts = PlanOptions {
+            platform: Some(arm.clone()),
+            target: Some("b".into()),
+            ..PlanOptions::default()
+        };
+        let p = planned_with(text, &opts).unwrap();
+        assert_eq!(p.globals.get("TARGETPLATFORM"), Some("linux/arm/v7"));
+        assert_eq!(p.globals.get("TARGETARCH"), Some("arm"));
+        assert_eq!(p.globals.get("TARGETVARIANT"), Some("v7"));
+        assert_eq!(
+            p.globals.get("BUILDPLATFORM"),
+            Some(host.to_string().as_str())
+        );
+        assert_eq!(p.stages[0].platform, host);
+        assert!(p.stages[0].platform_requested);
+        let last = planned_with(
+            text,
+            &PlanOptions {
+                target: None,
+                ..opts
+            },
+        )
+        .unwrap();
+        assert_eq!(last.stages[0].platform, arm);
+        assert!(last.stages[0].platform_requested);
+        let bad = planned("FROM --platform=linux/a!b busybox\n", None).unwrap_err();
+        assert!(matches!(bad, Error::Platform { .. }), "{bad}");
     }
 }

@@ -158,6 +158,13 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
             what: "RUN --security=insecure and --device".into(),
         });
     }
+    let host = rdock_parser::platform::Platform::host().normalize();
+    if state.platform.normalize() != host {
+        return Err(Error::ForeignPlatform {
+            platform: state.platform.normalize().to_string(),
+            host: host.to_string(),
+        });
+    }
     let (args, script) = run_args(state, run)?;
     let cwd = if state.config.workdir.is_empty() {
         "/".to_string()

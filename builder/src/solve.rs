@@ -79,6 +79,8 @@ pub struct SolveOptions<'a> {
     pub jobs: usize,
     /// `--secret` and `--ssh`: what secret and SSH mounts read.
     pub mounts: &'a crate::MountSources,
+    /// Downloads the URLs of ADD.
+    pub fetcher: &'a dyn crate::Fetcher,
 }
 
 /// A progress event, numbered like BuildKit's vertices.
@@ -117,7 +119,7 @@ pub(crate) struct Layer {
 }
 
 /// What a stage has built so far.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct StageState {
     pub layers: Vec<Layer>,
     pub config: ImageConfig,
@@ -130,11 +132,28 @@ pub(crate) struct StageState {
     pub build_args: Vec<(String, Option<String>)>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
-    pub architecture: String,
+    /// The platform of the image config: the base image's, or the
+    /// stage's for scratch and named contexts.
+    pub platform: Platform,
     pub author: Option<String>,
     /// The cache key of the stage's file system so far: its base, then
     /// each file system step.
     pub key: Option<CacheKey>,
+}
+
+impl Default for StageState {
+    fn default() -> StageState {
+        StageState {
+            layers: Vec::new(),
+            config: ImageConfig::default(),
+            env: EnvList::default(),
+            build_args: Vec::new(),
+            cmd_set: false,
+            platform: Platform::host(),
+            author: None,
+            key: None,
+        }
+    }
 }
 
 impl StageState {
@@ -276,13 +295,22 @@ impl Solver<'_> {
         if config.env.get("PATH").is_none() {
             config.env.set("PATH", DEFAULT_PATH);
         }
+        let field = |k: &str| base.config[k].as_str().unwrap_or_default().to_string();
+        let host = Platform::host();
+        let platform = Platform {
+            os: Some(field("os"))
+                .filter(|o| !o.is_empty())
+                .unwrap_or(host.os),
+            architecture: Some(field("architecture"))
+                .filter(|a| !a.is_empty())
+                .unwrap_or(host.architecture),
+            variant: field("variant"),
+        };
         let state = StageState {
             layers,
             env: config.env.clone(),
             config,
-            architecture: base.config["architecture"]
-                .as_str()
-                .map_or_else(|| Platform::host().architecture, str::to_string),
+            platform,
             author: base.config["author"].as_str().map(str::to_string),
             key: Some(
                 KeyWriter::new("image")
@@ -298,7 +326,8 @@ impl Solver<'_> {
     /// The cache key of what a `--from` reference names.
     pub fn source_key(&mut self, reference: &str) -> Result<CacheKey> {
         Ok(match self.plan.resolve(reference) {
-            Base::Scratch => scratch_state().parent_key().clone(),
+            Base::Scratch => scratch_state(Platform::host()).parent_key().clone(),
+            Base::Context(name) => self.context_state(&name)?.parent_key().clone(),
             Base::Stage(i) => self
                 .done
                 .get(&i)
@@ -313,6 +342,7 @@ impl Solver<'_> {
     pub fn source_view(&mut self, reference: &str) -> Result<Layers> {
         let state = match self.plan.resolve(reference) {
             Base::Scratch => return Ok(Layers::default()),
+            Base::Context(name) => self.context_state(&name)?,
             Base::Stage(i) => self
                 .done
                 .get(&i)
@@ -322,15 +352,35 @@ impl Solver<'_> {
         };
         Ok(state.view(self.store))
     }
+
+    /// A named context directory as a one-layer file system (its
+    /// `.dockerignore` applied, files owned by root), for `RUN --mount
+    /// from=`; cached like a COPY of it.
+    fn context_state(&mut self, name: &str) -> Result<StageState> {
+        let dir = self.context_dir(name)?;
+        let mut state = scratch_state(Platform::host());
+        crate::named_context::context_base(self, &mut state, name, &dir)?;
+        Ok(state)
+    }
+
+    /// The directory of a named context.
+    pub fn context_dir(&self, name: &str) -> Result<PathBuf> {
+        self.plan
+            .context_dir(name)
+            .map(PathBuf::from)
+            .ok_or_else(|| Error::MissingBase(name.to_string()))
+    }
 }
 
-fn scratch_state() -> StageState {
+fn scratch_state(platform: Platform) -> StageState {
     let mut config = ImageConfig::default();
     config.env.set("PATH", DEFAULT_PATH);
+    // BuildKit's empty image has `WorkingDir: /`.
+    config.workdir = "/".to_string();
     StageState {
         env: config.env.clone(),
         config,
-        architecture: Platform::host().architecture,
+        platform,
         key: Some(KeyWriter::new("scratch").finish()),
         ..StageState::default()
     }
@@ -395,6 +445,7 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
         _ => {
             let shown = match &base {
                 Base::Image(name) => opts.bases.get(name).map_or(name.as_str(), |b| &b.name),
+                Base::Context(name) => name.as_str(),
                 _ => planned.stage.base.as_str(),
             };
             let total = 1 + planned
@@ -408,8 +459,25 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
             solver.vertex(name, |s, _| {
                 let (st, ran) = match &base {
                     Base::Image(name) => s.image_state(name)?,
-                    _ => (scratch_state(), Ran::Executed),
+                    Base::Context(name) => {
+                        let mut st = scratch_state(planned.platform.clone());
+                        let dir = s.context_dir(name)?;
+                        let ran = crate::named_context::context_base(s, &mut st, name, &dir)?;
+                        (st, ran)
+                    }
+                    _ => (scratch_state(planned.platform.clone()), Ran::Executed),
                 };
+                if let (Base::Image(name), true) = (&base, planned.platform_requested) {
+                    let actual = st.platform.normalize();
+                    if actual != planned.platform {
+                        return Err(Error::PlatformMismatch {
+                            stage: planned.label.clone(),
+                            image: name.clone(),
+                            actual: actual.to_string(),
+                            wanted: planned.platform.to_string(),
+                        });
+                    }
+                }
                 let ran = if s.opts.no_cache { Ran::Executed } else { ran };
                 state = Some(st);
                 Ok(ran)
@@ -488,12 +556,15 @@ fn image_config(state: &StageState, created: &str) -> Value {
     let diff_ids: Vec<String> = state.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let mut c = json!({
         "created": created,
-        "architecture": state.architecture,
-        "os": "linux",
+        "architecture": state.platform.architecture,
+        "os": state.platform.os,
         "config": state.config.to_json(),
         "rootfs": { "type": "layers", "diff_ids": diff_ids },
         "history": state.config.history,
     });
+    if !state.platform.variant.is_empty() {
+        c["variant"] = json!(state.platform.variant);
+    }
     if let Some(a) = &state.author {
         c["author"] = json!(a);
     }

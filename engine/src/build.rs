@@ -1,17 +1,21 @@
 //! `rbuild`: [`build`] runs the whole pipeline for a [`BuildRequest`]:
 //! parse the Dockerfile, plan the stages ([`rdock_builder::plan`]), resolve
-//! the base images from the store, solve ([`rdock_builder::solve`]), then
+//! the base images from the store (pulling missing ones, or all with
+//! `--pull`: [`BaseOptions`]), solve ([`rdock_builder::solve`]), then
 //! export: store the image config (with the `--label`s) and an OCI
 //! manifest (new layers in the asked compression), tag it with every name
 //! of [`ExportOptions`] and write its `--output` ([`crate::Output`]).
+//! ADD's URLs and git sources are fetched by [`crate::fetch`]'s
+//! `HttpFetcher`; `--platform` and `--build-context` reach the plan.
 //! Progress events go to a callback;
 //! steps whose cache key has a record are reused, not run, unless the
 //! request says `no_cache`.
 
 use std::collections::BTreeMap;
 
-use rdock_builder::{BaseImage, Event, PlanOptions, SolveOptions};
+use rdock_builder::{Base, BaseImage, Event, Plan, PlanOptions, SolveOptions};
 use rdock_cache::{Compression, Digest, Store};
+use rdock_parser::platform::Platform;
 use rdock_registry_client::ImageRef;
 
 use crate::check::{read_ignore, BuildRequest};
@@ -19,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::export::Output;
 use crate::images::timefmt::format_rfc3339;
 use crate::images::{find_image, read_image, recompress, Image};
+use crate::registry::BaseOptions;
 
 /// What to do with the built image.
 #[derive(Debug, Clone, Default)]
@@ -61,11 +66,23 @@ fn base_image(store: &Store, name: &str) -> Result<BaseImage> {
     })
 }
 
-/// Builds `req` into an image in `store`, tagged as `export` says.
+/// Builds `req` into an image in `store`, tagged as `export` says; a
+/// base image missing from the store is pulled.
 pub fn build(
     store: &Store,
     req: &BuildRequest,
     export: &ExportOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Image> {
+    build_with(store, req, export, &BaseOptions::default(), progress)
+}
+
+/// [`build`], with base images resolved as `bases` says (`--pull`).
+pub fn build_with(
+    store: &Store,
+    req: &BuildRequest,
+    export: &ExportOptions,
+    bases_opts: &BaseOptions,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Image> {
     let path = req.dockerfile_path();
@@ -86,10 +103,22 @@ pub fn build(
         &PlanOptions {
             build_args: req.build_arg_map(|k| std::env::var(k).ok())?,
             target: req.target.clone(),
+            platform: req.platform.clone(),
+            contexts: req.contexts.clone(),
         },
     )?;
     let mut bases = BTreeMap::new();
+    let platforms = image_platforms(&plan, req.platform.as_ref());
     for name in plan.images() {
+        // A missing base is pulled for the platform its stage builds for
+        // (unless the caller fixed one).
+        let mut opts = bases_opts.clone();
+        if opts.platform.is_none() {
+            opts.platform = platforms
+                .get(&name)
+                .and_then(|p| p.to_string().parse().ok());
+        }
+        crate::registry::ensure_base(store, &name, &opts, progress)?;
         let base = base_image(store, &name)?;
         bases.insert(name, base);
     }
@@ -107,6 +136,7 @@ pub fn build(
         no_cache: req.no_cache,
         jobs: 0,
         mounts: &mounts,
+        fetcher: &crate::fetch::HttpFetcher::default(),
     };
     let lease = store.lease()?;
     let mut built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
@@ -134,6 +164,26 @@ pub fn build(
     Ok(image)
 }
 
+/// The platform each image of the plan is needed for: its stage's
+/// (`FROM --platform`, or the target's), the target's for the images
+/// `--from` names.
+fn image_platforms(plan: &Plan, target: Option<&Platform>) -> BTreeMap<String, Platform> {
+    let target = target
+        .cloned()
+        .unwrap_or_else(|| Platform::host().normalize());
+    let mut out: BTreeMap<String, Platform> = plan
+        .images()
+        .into_iter()
+        .map(|name| (name, target.clone()))
+        .collect();
+    for stage in &plan.stages {
+        if let Base::Image(name) = &stage.base {
+            out.insert(name.clone(), stage.platform.clone());
+        }
+    }
+    out
+}
+
 /// Merges `labels` into `config.config.Labels`, as `docker build --label`.
 fn add_labels(config: &mut serde_json::Value, labels: &BTreeMap<String, String>) {
     if labels.is_empty() {
@@ -152,4 +202,28 @@ fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_are_pulled_for_their_stage_platform() {
+        let text = "FROM --platform=$BUILDPLATFORM busybox AS build\n\
+                    FROM alpine\nCOPY --from=tools:1 / /\nCOPY --from=build / /\n";
+        let df = rdock_parser::parse(text.as_bytes()).unwrap();
+        let parsed = rdock_parser::instructions::parse_dockerfile(&df).unwrap();
+        let arm: Platform = "linux/arm64".parse().unwrap();
+        let opts = PlanOptions {
+            platform: Some(arm.clone()),
+            ..PlanOptions::default()
+        };
+        let plan = rdock_builder::plan(&parsed, &opts).unwrap();
+        let got = image_platforms(&plan, Some(&arm.normalize()));
+        let host = Platform::host().normalize();
+        assert_eq!(got["busybox"], host);
+        assert_eq!(got["alpine"], arm.normalize());
+        assert_eq!(got["tools:1"], arm.normalize());
+    }
 }

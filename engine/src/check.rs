@@ -24,6 +24,10 @@ pub struct BuildRequest {
     pub secrets: Vec<crate::SecretSpec>,
     /// `--ssh`: the agent sockets `RUN --mount=type=ssh` forwards.
     pub ssh: Vec<crate::SshSpec>,
+    /// `--platform`: the target platform (the host's by default).
+    pub platform: Option<rdock_parser::platform::Platform>,
+    /// `--build-context NAME=...`, by name.
+    pub contexts: BTreeMap<String, crate::NamedContext>,
 }
 
 impl BuildRequest {
@@ -136,6 +140,8 @@ mod tests {
             no_cache: false,
             secrets: Vec::new(),
             ssh: Vec::new(),
+            platform: None,
+            contexts: BTreeMap::new(),
         };
         let m = req
             .build_arg_map(|k| (k == "B").then(|| "env".to_string()))

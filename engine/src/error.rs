@@ -143,4 +143,23 @@ pub enum Error {
     /// An output kind that cannot go to standard output was asked to.
     #[error("the {kind} output cannot be written to standard output: give dest=DIR")]
     OutputToStdout { kind: &'static str },
+    /// `--platform` is not `os/arch[/variant]`.
+    #[error("invalid platform {value:?}: expected os/arch[/variant], e.g. linux/amd64")]
+    InvalidPlatform { value: String },
+    /// A pulled index has no manifest for the platform asked for.
+    #[error("no matching manifest for {platform} in the manifest list entries of {reference}")]
+    NoMatchingPlatform { reference: String, platform: String },
+    /// A registry served a manifest that does not hash to its digest.
+    #[error("manifest of {reference} is corrupt: expected {expected}, its content hashes to {actual}")]
+    ManifestDigest {
+        reference: String,
+        expected: String,
+        actual: String,
+    },
+    /// `push` of a name the store does not have.
+    #[error("an image does not exist locally with the tag: {reference}")]
+    NoSuchTag { reference: String },
+    /// No registry client is available for this reference.
+    #[error("cannot reach the registry of {reference}: registry access is not available in this version yet")]
+    RegistryUnavailable { reference: String },
 }

@@ -1,8 +1,66 @@
 //! The OCI distribution protocol and registry authentication.
 //!
-//! Knows neither builds nor the store. Today: [`ImageRef`], image references
-//! normalized as docker normalizes them, and the crate's [`Error`].
+//! Knows neither builds nor the store. Blocking; a [`Client`] is cheap to
+//! clone and is shared by threads (one connection pool, one token cache).
+//!
+//! - [`ImageRef`] (references normalized as docker does), [`Repository`]
+//!   (`domain/path`), [`Digest`] (validated `sha256:`), [`Descriptor`],
+//!   [`Platform`] (`os/arch[/variant]`, [`Platform::host`]).
+//! - [`Client::new`] with [`ClientOptions`]: insecure registries (plain
+//!   HTTP; `localhost`, `127.0.0.0/8` and `::1` always are, everything
+//!   else is HTTPS), user agent, [`CredentialSource`], [`RetryPolicy`],
+//!   timeouts, push chunk size. `docker.io` is served by
+//!   `registry-1.docker.io`.
+//! - [`Client::resolve`]: a tag or digest to one platform's image manifest
+//!   (through an OCI index or Docker manifest list), with its config and
+//!   layer descriptors: [`Resolved`]. [`Client::fetch_manifest`],
+//!   [`Client::manifest_digest`] (HEAD), [`Client::push_manifest`]. OCI
+//!   and Docker schema 2 manifests and indexes; schema 1 is refused.
+//! - [`Client::fetch_blob`] streams into a [`BlobSink`] (a `File` or a
+//!   `Vec<u8>`), resumes with `Range` after dropped connections, retries
+//!   connection errors, 5xx and 429 (honouring `Retry-After`) with
+//!   backoff, reports [`Progress`], and checks size and sha256 **before**
+//!   returning `Ok`. The sink's bytes are unverified until then: callers
+//!   write to a temporary file and commit (rename) it only on `Ok`.
+//!   [`Client::fetch_blob_bytes`] for small blobs (configs).
+//! - [`Client::blob_exists`]; [`Client::push_blob`] skips present blobs
+//!   ([`PushedHow::Exists`]), mounts from another repository of the same
+//!   registry ([`PushedHow::Mounted`]), else uploads
+//!   ([`PushedHow::Uploaded`]): one PUT up to
+//!   [`ClientOptions::chunk_size`], PATCH chunks then PUT above, hashing
+//!   the content as it goes and completing the upload only if it matches.
+//! - [`Client::check_login`] for `login`; [`auth`]: [`auth::DockerConfig`]
+//!   (docker's `config.json`: `auths`, `identitytoken`, `credsStore`,
+//!   `credHelpers` through `docker-credential-NAME` processes; `store` and
+//!   `erase` as `docker login`/`logout` write them),
+//!   [`auth::config_key`] (`docker.io` is `https://index.docker.io/v1/`),
+//!   [`auth::StaticCredentials`], [`auth::Anonymous`].
+//!
+//! Authentication follows the registry's `WWW-Authenticate` challenge:
+//! Basic, or Bearer tokens from its token service (anonymous or with the
+//! user's credentials; scopes `repository:NAME:pull` or `pull,push` plus
+//! the mount source's pull scope), reused per scope until they expire.
+//!
+//! Errors ([`Error`]) are one line naming the object and the cause; a
+//! registry's error document is rendered as docker renders it:
+//! `manifest for localhost:5000/app:nope: manifest unknown: manifest
+//! unknown`, `...: unauthorized: authentication required`,
+//! `...: toomanyrequests: ...`.
 
+pub mod auth;
+mod blob;
+mod client;
+mod error;
+mod manifest;
 pub mod reference;
+mod transport;
+mod upload;
+mod types;
 
-pub use reference::{Error, ImageRef, Result};
+pub use auth::{CredentialSource, Credentials};
+pub use blob::{BlobSink, OpenBlob, PushedHow};
+pub use client::{Client, ClientOptions, Progress, RetryPolicy};
+pub use error::{Error, Result};
+pub use manifest::{parse_image_manifest, Manifest, Resolved};
+pub use reference::{ImageRef, Repository};
+pub use types::{media_type, Descriptor, Digest, Platform};

@@ -15,47 +15,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// Result alias for this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Everything that can go wrong in this crate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The reference is empty.
-    #[error("invalid reference format: repository name must have at least one component")]
-    EmptyReference,
-    /// The reference does not follow the grammar.
-    #[error("invalid reference format: {input:?}")]
-    InvalidFormat {
-        /// The text that was parsed.
-        input: String,
-    },
-    /// The repository path has upper-case letters.
-    #[error("invalid reference format: repository name ({name}) must be lowercase")]
-    Uppercase {
-        /// The offending repository path.
-        name: String,
-    },
-    /// Domain and path together are longer than 255 characters.
-    #[error("invalid reference format: repository name must not be more than {max} characters")]
-    NameTooLong {
-        /// The limit.
-        max: usize,
-    },
-    /// 64 hex digits alone look like an image ID, never a name.
-    #[error("invalid repository name ({input}), cannot specify 64-byte hexadecimal strings")]
-    HexName {
-        /// The text that was parsed.
-        input: String,
-    },
-    /// The digest part uses an unknown algorithm or has the wrong length.
-    #[error("invalid digest format: {digest:?}")]
-    InvalidDigest {
-        /// The digest part.
-        digest: String,
-    },
-}
+pub use crate::error::{Error, Result};
 
 /// The default registry domain.
 pub const DEFAULT_DOMAIN: &str = "docker.io";
@@ -260,3 +220,63 @@ impl fmt::Display for ImageRef {
 #[cfg(test)]
 #[path = "reference_tests.rs"]
 mod tests;
+
+/// A repository on a registry: `domain/path` without tag or digest, e.g.
+/// `docker.io/library/busybox` or `localhost:5000/app`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Repository {
+    domain: String,
+    path: String,
+}
+
+impl Repository {
+    /// A repository from its domain and path, validated with the reference
+    /// grammar (`docker.io` paths keep the `library/` they are given).
+    pub fn new(domain: &str, path: &str) -> Result<Repository> {
+        let parsed: ImageRef = format!("{domain}/{path}").parse()?;
+        if parsed.domain != domain || parsed.path != path || parsed.digest.is_some() {
+            return Err(Error::InvalidFormat {
+                input: format!("{domain}/{path}"),
+            });
+        }
+        Ok(Repository {
+            domain: parsed.domain,
+            path: parsed.path,
+        })
+    }
+
+    /// The registry domain, e.g. `docker.io`.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The path on the registry, e.g. `library/busybox`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl ImageRef {
+    /// The repository this reference names.
+    pub fn repository(&self) -> Repository {
+        Repository {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+        }
+    }
+
+    /// The tag or digest to ask the registry for: the digest if there is
+    /// one (it pins the content), else the tag.
+    pub fn reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or(DEFAULT_TAG)
+    }
+}
+
+impl fmt::Display for Repository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.domain, self.path)
+    }
+}

@@ -6,29 +6,26 @@
 //! on the close-on-exec report pipe.
 
 use std::convert::Infallible;
-use std::ffi::CString;
-use std::os::fd::{BorrowedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{ForkResult, Gid, Uid};
+use nix::unistd::ForkResult;
 
 use crate::error::{Error, Result, Stage};
+use crate::process::ProcessPlan;
 use crate::report::{self, Report};
 use crate::run::Plan;
 use crate::spec::Network;
-use crate::user::resolve_user;
 
 /// Status-pipe message tags: pid of the command, exit code, signal.
 pub(crate) const TAG_PID: u8 = b'P';
 pub(crate) const TAG_EXIT: u8 = b'X';
 pub(crate) const TAG_SIGNAL: u8 = b'K';
 
-fn sys(stage: Stage, detail: &str) -> impl FnOnce(Errno) -> Error + '_ {
+pub(crate) fn sys(stage: Stage, detail: &str) -> impl FnOnce(Errno) -> Error + '_ {
     move |errno| Error::Setup {
         stage,
         detail: detail.to_owned(),
@@ -36,7 +33,7 @@ fn sys(stage: Stage, detail: &str) -> impl FnOnce(Errno) -> Error + '_ {
     }
 }
 
-fn exit(code: i32) -> ! {
+pub(crate) fn exit(code: i32) -> ! {
     // SAFETY: _exit skips atexit handlers and stdio flushing, which belong
     // to the parent's copy of the process.
     unsafe { libc::_exit(code) }
@@ -58,23 +55,7 @@ pub(crate) fn intermediate(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) ->
     // SAFETY: this process is single-threaded (it was just forked).
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => init(plan, report_fd),
-        Ok(ForkResult::Parent { child }) => {
-            // SAFETY: closing our copy so the parent sees EOF once the
-            // command has exec'd.
-            unsafe { libc::close(report_w) };
-            send_status(status_fd, TAG_PID, child.as_raw());
-            loop {
-                match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, code)) => send_status(status_fd, TAG_EXIT, code),
-                    Ok(WaitStatus::Signaled(_, sig, _)) => {
-                        send_status(status_fd, TAG_SIGNAL, sig as i32)
-                    }
-                    Err(Errno::EINTR) | Ok(_) => continue,
-                    Err(_) => exit(1),
-                }
-                exit(0);
-            }
-        }
+        Ok(ForkResult::Parent { child }) => reap(child, report_w, status_fd),
         Err(errno) => {
             report::send(report_fd, &Report::Failure(sys(Stage::Fork, "")(errno)));
             exit(1)
@@ -82,15 +63,52 @@ pub(crate) fn intermediate(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) ->
     }
 }
 
-fn send_status(fd: BorrowedFd<'_>, tag: u8, value: i32) {
+/// The intermediate's job once the command is forked: report its pid,
+/// wait for it, report how it ended, exit.
+pub(crate) fn reap(child: nix::unistd::Pid, report_w: RawFd, status_fd: BorrowedFd<'_>) -> ! {
+    // SAFETY: closing our copy so the parent sees EOF once the command has
+    // exec'd.
+    unsafe { libc::close(report_w) };
+    send_status(status_fd, TAG_PID, child.as_raw());
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => send_status(status_fd, TAG_EXIT, code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => send_status(status_fd, TAG_SIGNAL, sig as i32),
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(_) => exit(1),
+        }
+        exit(0);
+    }
+}
+
+pub(crate) fn send_status(fd: BorrowedFd<'_>, tag: u8, value: i32) {
     let mut msg = [tag, 0, 0, 0, 0];
     msg[1..].copy_from_slice(&value.to_le_bytes());
     let _ = nix::unistd::write(fd, &msg);
 }
 
-/// Standard streams, descriptor hygiene, and the namespaces.
-fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
-    for (target, fd) in plan.stdio.iter().enumerate() {
+/// Closes every descriptor from 3 up except `keep`.
+pub(crate) fn close_others(keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|f| **f >= 3)
+        .map(|f| *f as u32)
+        .collect();
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for k in keep.into_iter().chain([u32::MAX]) {
+        if k > first {
+            // SAFETY: close_range only closes descriptors this child owns.
+            unsafe { libc::syscall(libc::SYS_close_range, first, k - 1, 0) };
+        }
+        first = k.saturating_add(1);
+    }
+}
+
+/// Installs the standard streams, closes inherited descriptors, and resets
+/// signal state, so the command starts clean.
+pub(crate) fn clean_process(stdio: &[Option<RawFd>; 3], keep: &[RawFd]) -> Result<()> {
+    for (target, fd) in stdio.iter().enumerate() {
         if let Some(fd) = fd {
             // SAFETY: dup2 onto 0..2 of this single-threaded child.
             if unsafe { libc::dup2(*fd, target as i32) } < 0 {
@@ -100,17 +118,7 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
     }
     // Other threads of the parent may have opened descriptors (even pipes of
     // concurrent runs) without CLOEXEC races in mind; keep only ours.
-    let (lo, hi) = (report_w.min(status_w) as u32, report_w.max(status_w) as u32);
-    for (first, last) in [
-        (3, lo.wrapping_sub(1)),
-        (lo + 1, hi - 1),
-        (hi + 1, u32::MAX),
-    ] {
-        if first <= last {
-            // SAFETY: close_range only closes descriptors this child owns.
-            unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-        }
-    }
+    close_others(keep);
     // Ignored signals survive execve: the parent (a Rust program) ignores
     // SIGPIPE, and whoever started it may ignore others (an ignored SIGCHLD
     // would even break our waitpid). Reset them all,
@@ -131,15 +139,66 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
     }
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(sys(Stage::Stdio, "sigprocmask"))?;
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys(Stage::Namespaces, "pdeathsig"))?;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys(Stage::Namespaces, "pdeathsig"))
+}
+
+/// Standard streams, descriptor hygiene, and the namespaces.
+fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
+    let keep: Vec<RawFd> = [
+        Some(report_w),
+        Some(status_w),
+        plan.pty,
+        plan.netns,
+        plan.userns_sync,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    clean_process(&plan.stdio, &keep)?;
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    if plan.spec.network != Network::Host {
-        flags |= CloneFlags::CLONE_NEWNET;
+    match (&plan.spec.network, plan.netns) {
+        (Network::Host, _) => {}
+        (Network::Join(path), Some(fd)) => {
+            // SAFETY: `fd` is the open namespace file, kept above.
+            let ns = unsafe { BorrowedFd::borrow_raw(fd) };
+            nix::sched::setns(ns, CloneFlags::CLONE_NEWNET).map_err(|errno| Error::Setup {
+                stage: Stage::JoinNamespace,
+                detail: path.display().to_string(),
+                errno,
+            })?;
+            // SAFETY: no longer needed; the command must not inherit it.
+            unsafe { libc::close(fd) };
+        }
+        _ => flags |= CloneFlags::CLONE_NEWNET,
     }
-    unshare(flags).map_err(sys(Stage::Namespaces, ""))
+    let Some(sync) = plan.userns_sync else {
+        return unshare(flags).map_err(sys(Stage::Namespaces, ""));
+    };
+    // Host credentials are gone once in the user namespace: join the
+    // cgroup first (this process then counts in it until it exits).
+    join_cgroup(&plan.cgroup_procs, false)?;
+    unshare(flags | CloneFlags::CLONE_NEWUSER).map_err(sys(Stage::Namespaces, "user"))?;
+    // Ask the parent to write the id maps and wait until it has.
+    let mut byte = [1u8];
+    // SAFETY: `sync` is our end of the socket pair, kept above.
+    let sock = unsafe { BorrowedFd::borrow_raw(sync) };
+    let err = sys(Stage::UserNamespace, "id maps");
+    nix::unistd::write(sock, &byte).map_err(err)?;
+    match nix::unistd::read(sock, &mut byte) {
+        Ok(1) if byte[0] == 1 => {}
+        Ok(_) => return Err(sys(Stage::UserNamespace, "id maps")(Errno::EPERM)),
+        Err(e) => return Err(sys(Stage::UserNamespace, "id maps")(e)),
+    }
+    // SAFETY: not needed any more.
+    unsafe { libc::close(sync) };
+    let root = nix::unistd::Uid::from_raw(0);
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .and_then(|()| nix::unistd::setresuid(root, root, root))
+        .map_err(sys(Stage::UserNamespace, "become root"))
 }
 
 /// Runs as pid 1 of the new pid namespace; never returns.
@@ -149,75 +208,49 @@ fn init(plan: &Plan<'_>, report_fd: BorrowedFd<'_>) -> ! {
     exit(127)
 }
 
+/// Writes this process into the cgroup, then gives it a cgroup namespace
+/// rooted there.
+pub(crate) fn join_cgroup(procs: &[std::path::PathBuf], new_ns: bool) -> Result<()> {
+    for p in procs {
+        std::fs::write(p, "0").map_err(|e| Error::Setup {
+            stage: Stage::Cgroup,
+            detail: p.display().to_string(),
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })?;
+    }
+    if new_ns && !procs.is_empty() {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys(Stage::Cgroup, "cgroup namespace"))?;
+    }
+    Ok(())
+}
+
 fn setup_and_exec(plan: &Plan<'_>, report_fd: BorrowedFd<'_>) -> Result<Infallible> {
     let spec = plan.spec;
-
+    let procs: &[std::path::PathBuf] = if plan.userns_sync.is_some() {
+        &[] // joined by the intermediate
+    } else {
+        &plan.cgroup_procs
+    };
+    join_cgroup(procs, true)?;
+    if plan.userns_sync.is_some() && !plan.cgroup_procs.is_empty() {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys(Stage::Cgroup, "cgroup namespace"))?;
+    }
     crate::rootfs::build(&crate::syscall::Linux, plan, &mut |stub| {
         report::send(report_fd, &Report::Stub(stub.to_owned()))
     })?;
     nix::unistd::sethostname(&spec.hostname).map_err(sys(Stage::Hostname, &spec.hostname))?;
-    if spec.network != Network::Host {
+    if matches!(spec.network, Network::None | Network::Default) {
         crate::net::loopback_up().map_err(sys(Stage::Loopback, "lo"))?;
     }
-
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let user = resolve_user(&spec.user, &read("/etc/passwd"), &read("/etc/group"))?;
-    std::fs::create_dir_all(&spec.cwd).map_err(|e| Error::Setup {
-        stage: Stage::Cwd,
-        detail: spec.cwd.clone(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-    })?;
-    let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    let creds = sys(Stage::Credentials, &spec.user);
-    nix::unistd::setgroups(&groups)
-        .and_then(|()| {
-            let gid = Gid::from_raw(user.gid);
-            nix::unistd::setresgid(gid, gid, gid)
-        })
-        .and_then(|()| {
-            let uid = Uid::from_raw(user.uid);
-            nix::unistd::setresuid(uid, uid, uid)
-        })
-        .map_err(creds)?;
-    // Changing credentials clears the parent-death signal; set it again.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(sys(Stage::Credentials, "pdeathsig"))?;
-    nix::unistd::chdir(spec.cwd.as_str()).map_err(sys(Stage::Cwd, &spec.cwd))?;
-
-    let env = spec.full_env(&user.home);
-    let program = &spec.args[0];
-    let path = lookup(program, &env)?;
-    let cstr = |s: &str| CString::new(s).unwrap_or_default();
-    let argv: Vec<CString> = spec.args.iter().map(|a| cstr(a)).collect();
-    let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect();
-    let errno = nix::unistd::execve(&cstr(&path), &argv, &envp).unwrap_err();
-    Err(Error::Exec {
-        program: program.clone(),
-        errno,
-    })
-}
-
-/// Finds `program` in the command's `$PATH`, as Go's `exec.LookPath` does for
-/// runc: names with a `/` are used as they are.
-fn lookup(program: &str, env: &[String]) -> Result<String> {
-    if program.contains('/') {
-        return Ok(program.to_owned());
-    }
-    let path = env
-        .iter()
-        .rev()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or_default();
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = Path::new(dir).join(program);
-        if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-                return Ok(candidate.to_string_lossy().into_owned());
-            }
-        }
-    }
-    Err(Error::ExecNotFound {
-        program: program.to_owned(),
+    crate::process::become_and_exec(&ProcessPlan {
+        args: &spec.args,
+        env: &spec.env,
+        cwd: &spec.cwd,
+        user: &spec.user,
+        create_cwd: true,
+        init: spec.init,
+        pty: plan.pty,
+        report: report_fd.as_raw_fd(),
+        security: &plan.security,
     })
 }

@@ -77,6 +77,24 @@ pub enum Error {
     /// The child died or closed its report pipe with a malformed report.
     #[error("sandbox child failed without a report")]
     ChildLost,
+    /// A capability name in `cap_add` or `cap_drop` is not known.
+    #[error("unknown capability: {name:?}")]
+    UnknownCapability {
+        /// The name as given.
+        name: String,
+    },
+    /// The seccomp profile could not be compiled for this architecture.
+    #[error("compile seccomp profile: {reason}")]
+    Seccomp {
+        /// The compiler's message.
+        reason: String,
+    },
+    /// `exec` targets a process that does not exist (the container stopped).
+    #[error("container process {pid} is not running")]
+    NotRunning {
+        /// The host pid given.
+        pid: i32,
+    },
 }
 
 /// The sandbox setup step a [`Error::Setup`] comes from.
@@ -117,10 +135,24 @@ pub enum Stage {
     Stdio,
     /// `fork` of the namespace's first process.
     Fork,
+    /// Joining the container's cgroup or its cgroup namespace.
+    Cgroup,
+    /// Joining an existing namespace (`setns`).
+    JoinNamespace,
+    /// Masking or write-protecting `/proc` and `/sys` paths.
+    MaskPaths,
+    /// Setting up the pseudo-terminal.
+    Pty,
+    /// Capabilities, `no_new_privs` or seccomp.
+    Security,
+    /// Writing the user namespace's id maps.
+    UserNamespace,
+    /// Making the root file system read-only.
+    ReadonlyRoot,
 }
 
 impl Stage {
-    const ALL: [Stage; 17] = [
+    const ALL: [Stage; 24] = [
         Stage::Namespaces,
         Stage::MountPrivate,
         Stage::Overlay,
@@ -138,6 +170,13 @@ impl Stage {
         Stage::Cwd,
         Stage::Stdio,
         Stage::Fork,
+        Stage::Cgroup,
+        Stage::JoinNamespace,
+        Stage::MaskPaths,
+        Stage::Pty,
+        Stage::Security,
+        Stage::UserNamespace,
+        Stage::ReadonlyRoot,
     ];
 
     pub(crate) fn to_byte(self) -> u8 {
@@ -169,6 +208,13 @@ impl fmt::Display for Stage {
             Stage::Cwd => "chdir",
             Stage::Stdio => "set up stdio",
             Stage::Fork => "fork",
+            Stage::Cgroup => "join cgroup",
+            Stage::JoinNamespace => "join namespace",
+            Stage::MaskPaths => "mask path",
+            Stage::Pty => "set up terminal",
+            Stage::Security => "apply security settings",
+            Stage::UserNamespace => "set up user namespace",
+            Stage::ReadonlyRoot => "make root read-only",
         };
         f.write_str(s)
     }

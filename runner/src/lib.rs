@@ -1,20 +1,63 @@
-//! Runs one process isolated in a root filesystem: what the builder needs
-//! for Dockerfile `RUN` steps. The only crate allowed syscalls and `unsafe`.
+//! Runs processes isolated in a root filesystem: Dockerfile `RUN` steps for
+//! the builder and containers for `rdock run`. The only crate allowed
+//! syscalls and `unsafe`.
 //!
 //! A [`RunSpec`] names the overlay layers (read-only lower dirs, the upper dir
 //! that becomes the new layer), the command, its environment, user, working
-//! directory, hostname, [`Network`] mode, [`Stdio`] and extra [`Mount`]s.
-//! [`run`] validates it, forks into fresh mount, pid, uts, ipc and (unless
-//! host networking) net namespaces, mounts the overlay, `/proc`, `/dev`,
-//! read-only `/sys` and the `/etc/hosts`, `/etc/resolv.conf` and
-//! `/etc/hostname` files, pivots into it, drops to the image's user and
-//! execs the command as pid 1. The result is an [`Outcome`]; failures before
-//! the command starts are typed [`Error`]s with the failing [`Stage`].
+//! directory, hostname, [`Network`] mode, [`Stdio`], extra [`Mount`]s, and for
+//! containers [`Security`] (capabilities, seccomp, `no_new_privs`,
+//! privileged), [`Resources`] with a `cgroup` name, `init`,
+//! `readonly_rootfs`, `userns` ([`IdMapping`]) and host files to use as
+//! `/etc/hosts` and `/etc/resolv.conf`.
 //!
-//! Requires root (no user namespaces yet).
+//! [`spawn`] validates it, forks into fresh mount, pid, uts, ipc, cgroup and
+//! (unless host networking or [`Network::Join`]) net namespaces, joins the
+//! container's cgroup, mounts the overlay, `/proc` (with Docker's masked and
+//! read-only paths), `/dev` (with `pts`, `shm`, `mqueue`), read-only `/sys`
+//! and the `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` files,
+//! pivots into it, drops to Docker's default capabilities and the image's
+//! user, installs Docker's default seccomp profile, and execs the command as
+//! pid 1 (or under a tiny init). It returns a [`Running`] once the command
+//! has been exec'd: [`Running::pid`], [`Running::pty_master`],
+//! [`Running::signal`] and [`Running::wait`], which gives a [`Finished`]
+//! (the [`Outcome`] and whether the OOM killer struck) after removing the
+//! cgroup, mount stubs and runtime files. [`run`] is spawn plus wait.
+//! Failures before the command starts are typed [`Error`]s with the failing
+//! [`Stage`], and leave nothing behind.
+//!
+//! [`exec`] starts an [`ExecSpec`] inside a running container (joining its
+//! namespaces and cgroup); [`resize_pty`] resizes a terminal;
+//! [`kill_cgroup`] and [`remove_cgroup`] clean up a container's cgroup by
+//! name, idempotently (for `rm -f` and crash recovery). [`CgroupFs`] takes
+//! the cgroup root as a parameter so limits can be checked on a fake tree.
+//!
+//! Details that matter to callers:
+//! - Security defaults are Docker's and also apply to build `RUN` steps, as
+//!   BuildKit does. The seccomp table is for x86_64 (other architectures
+//!   get a clear error unless `seccomp` is off); 32-bit syscalls are
+//!   refused.
+//! - The overlay is mounted `volatile`: no sync of the upper dir's file
+//!   system at unmount (that sync dominated start-to-exit time on a busy
+//!   host); the marker it leaves in the work dir is removed after the run.
+//! - Runtime files (the merged mount point, generated `/etc` files) live in
+//!   a tmpfs (`/run` or `/dev/shm`) unless `$TMPDIR` is set.
+//! - With `userns`, the caller owns the rootfs question: image files keep
+//!   their host owners (showing as `nobody` inside) unless the layers and
+//!   upper/work dirs belong to the mapped ids, as dockerd's userns-remap
+//!   prepares them. Root writes the maps itself; other callers need
+//!   `newuidmap`/`newgidmap` (Debian's `uidmap`) and `/etc/subuid` ranges.
+//!   In that mode the helper process joins the cgroup too (one more task).
+//! - A cgroup is created in every hierarchy: cgroup v2 when
+//!   `/sys/fs/cgroup` is cgroup2, else the v1 `memory`, `cpu`, `pids` and
+//!   `freezer` controllers plus the hybrid `unified` tree. The container
+//!   sees its own cgroup (read-only) at `/sys/fs/cgroup`, as with Docker.
+//! - Runtime dirs carry their owner's pid; a later run removes those of
+//!   processes that were killed before they could clean up.
+//!
+//! Requires root.
 //!
 //! ```no_run
-//! use rdock_runner::{run, Network, RunSpec};
+//! use rdock_runner::{run, spawn, Network, RunSpec, Stdio};
 //!
 //! let args = ["sh", "-c", "apt-get update"].map(String::from).to_vec();
 //! let mut spec = RunSpec::new(vec!["/snap/2".into(), "/snap/1".into()], "/snap/3/fs", "/snap/3/work", args);
@@ -22,22 +65,46 @@
 //! spec.network = Network::Host;
 //! let outcome = run(&spec)?;
 //! assert!(outcome.status.success());
+//!
+//! // A container: own cgroup with limits, a terminal, waited for later.
+//! spec.cgroup = Some("rdock/0123abcd".into());
+//! spec.resources.memory = Some(64 << 20);
+//! spec.stdio = Stdio::Pty;
+//! let mut running = spawn(&spec)?;
+//! let _master = running.pty_master();
+//! let finished = running.wait()?;
+//! assert!(!finished.oom_killed);
 //! # Ok::<(), rdock_runner::Error>(())
 //! ```
 #![allow(unsafe_code)]
 
+mod cgroup;
 mod child;
 mod error;
-mod net;
+mod exec;
+mod init;
+pub mod net;
+mod process;
+mod pty;
 mod report;
 mod rootfs;
 mod run;
+mod seccomp;
+mod security;
 mod spec;
 mod stubs;
 mod syscall;
 mod user;
+mod userns;
 
+pub use cgroup::{kill_cgroup, remove_cgroup, Cgroup, CgroupFs};
 pub use error::{Error, Result, Stage};
-pub use run::run;
-pub use spec::{ExitStatus, Mount, Network, Outcome, RunSpec, Stdio};
+pub use exec::exec;
+pub use pty::resize_pty;
+pub use run::{run, spawn, Running, Signaller};
+pub use security::{CapSet, Security};
+pub use spec::{
+    ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,
+    RunSpec, Stdio,
+};
 pub use user::{resolve_user, ExecUser};

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::os::unix::fs::{symlink, DirBuilderExt};
+use std::os::unix::fs::{symlink, DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -14,7 +14,8 @@ use nix::mount::{MntFlags, MsFlags};
 
 use crate::error::{Error, Result, Stage};
 use crate::run::Plan;
-use crate::spec::Mount;
+use crate::security::{MASKED_PATHS, READONLY_PATHS};
+use crate::spec::{Mount, Network};
 use crate::syscall::Syscall;
 
 const NONE: Option<&str> = None;
@@ -73,14 +74,49 @@ pub(crate) fn build(sys: &dyn Syscall, plan: &Plan<'_>, stub: &mut dyn FnMut(&st
     )
     .map_err(setup_err(Stage::Proc, &proc_dir))?;
 
+    let privileged = plan.security.privileged;
     let dev = mount_point(merged, "/dev", true, stub)?;
-    populate_dev(sys, &dev)?;
+    // Outside a user namespace device nodes are made directly (cheaper
+    // than bind mounts, as runc does); a user namespace may not mknod.
+    populate_dev(sys, &dev, plan.spec.userns.is_none())?;
+    if privileged {
+        host_devices(sys, &dev)?;
+    }
 
-    // A fresh sysfs shows the sandbox's own network namespace; read-only.
+    // A fresh sysfs shows the sandbox's own network namespace; read-only
+    // unless privileged.
     let sys_dir = mount_point(merged, "/sys", true, stub)?;
-    let ro = flags | MsFlags::MS_RDONLY;
-    sys.mount(Some(Path::new("sysfs")), &sys_dir, Some("sysfs"), ro, NONE)
+    let sys_flags = if privileged {
+        flags
+    } else {
+        flags | MsFlags::MS_RDONLY
+    };
+    let foreign_netns = matches!(plan.spec.network, Network::Host | Network::Join(_));
+    if plan.spec.userns.is_some() && foreign_netns {
+        // sysfs can only be mounted by the owner of the network namespace;
+        // a user namespace does not own the host's: bind the host's /sys.
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        sys.mount(Some(Path::new("/sys")), &sys_dir, NONE, bind, NONE)
+            .map_err(setup_err(Stage::Sys, &sys_dir))?;
+        if !privileged {
+            let ro = bind | MsFlags::MS_REMOUNT | sys_flags;
+            sys.mount(NO_SOURCE, &sys_dir, NONE, ro, NONE)
+                .map_err(setup_err(Stage::Sys, &sys_dir))?;
+        }
+    } else {
+        sys.mount(
+            Some(Path::new("sysfs")),
+            &sys_dir,
+            Some("sysfs"),
+            sys_flags,
+            NONE,
+        )
         .map_err(setup_err(Stage::Sys, &sys_dir))?;
+    }
+
+    if !plan.cgroup_mounts.is_empty() {
+        mount_cgroups(sys, &sys_dir, &plan.cgroup_mounts, sys_flags)?;
+    }
 
     for (source, target) in &plan.etc_files {
         let dest = mount_point(merged, target, false, stub)?;
@@ -90,10 +126,145 @@ pub(crate) fn build(sys: &dyn Syscall, plan: &Plan<'_>, stub: &mut dyn FnMut(&st
     for m in &plan.spec.mounts {
         extra_mount(sys, merged, m, stub)?;
     }
+    if !privileged {
+        mask_paths(sys, merged)?;
+    }
+    if plan.spec.readonly_rootfs {
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        sys.mount(NO_SOURCE, merged, NONE, ro, NONE)
+            .map_err(setup_err(Stage::ReadonlyRoot, merged))?;
+    }
     pivot(sys, merged)
 }
 
-fn populate_dev(sys: &dyn Syscall, dev: &Path) -> Result<()> {
+/// The container's cgroups at `/sys/fs/cgroup` (read-only unless
+/// privileged): the cgroup2 tree, or on v1 a tmpfs with one mount per
+/// hierarchy, as Docker does. Inside the cgroup namespace each shows the
+/// container's own cgroup as its root, so programs can read their limits.
+fn mount_cgroups(
+    sys: &dyn Syscall,
+    sys_dir: &Path,
+    mounts: &[crate::cgroup::CgroupMount],
+    flags: MsFlags,
+) -> Result<()> {
+    let base = sys_dir.join("fs/cgroup");
+    let err = |p: &Path| setup_err(Stage::Cgroup, p);
+    if let [m] = mounts {
+        if m.dir.is_empty() {
+            return sys
+                .mount(
+                    Some(Path::new("cgroup2")),
+                    &base,
+                    Some(m.fstype),
+                    flags,
+                    NONE,
+                )
+                .map_err(err(&base));
+        }
+    }
+    let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        &base,
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )
+    .map_err(err(&base))?;
+    for m in mounts {
+        let dir = base.join(&m.dir);
+        mkdir(&dir, 0o555).map_err(io_err(Stage::Cgroup, &dir))?;
+        let data = (!m.options.is_empty()).then_some(m.options.as_str());
+        sys.mount(Some(Path::new("cgroup")), &dir, Some(m.fstype), flags, data)
+            .map_err(err(&dir))?;
+        for alias in &m.aliases {
+            let link = base.join(alias);
+            symlink(&m.dir, &link).map_err(io_err(Stage::Cgroup, &link))?;
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let ro = tmpfs_flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        sys.mount(NO_SOURCE, &base, NONE, ro, Some("mode=755"))
+            .map_err(err(&base))?;
+    }
+    Ok(())
+}
+
+/// Docker's masked paths (`/dev/null` over files, an empty read-only tmpfs
+/// over directories) and read-only paths (a read-only bind of themselves).
+/// Paths the kernel does not have are skipped.
+fn mask_paths(sys: &dyn Syscall, root: &Path) -> Result<()> {
+    for p in MASKED_PATHS {
+        let path = root.join(p.trim_start_matches('/'));
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        let err = setup_err(Stage::MaskPaths, &path);
+        if meta.is_dir() {
+            let ro =
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                &path,
+                Some("tmpfs"),
+                ro,
+                Some("size=0"),
+            )
+            .map_err(err)?;
+        } else {
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                &path,
+                NONE,
+                MsFlags::MS_BIND,
+                NONE,
+            )
+            .map_err(err)?;
+        }
+    }
+    for p in READONLY_PATHS {
+        let path = root.join(p.trim_start_matches('/'));
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        let err = || setup_err(Stage::MaskPaths, &path);
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        sys.mount(Some(&path), &path, NONE, bind, NONE)
+            .map_err(err())?;
+        // Keep /proc's own flags: a remount may not clear locked ones.
+        let ro = bind
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        sys.mount(NO_SOURCE, &path, NONE, ro, NONE).map_err(err())?;
+    }
+    Ok(())
+}
+
+/// `--privileged`: the host's device nodes (top level of `/dev`) appear in
+/// the container's `/dev` too.
+fn host_devices(sys: &dyn Syscall, dev: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir("/dev") else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let ft = meta.file_type();
+        let node = dev.join(e.file_name());
+        if !(ft.is_char_device() || ft.is_block_device()) || node.symlink_metadata().is_ok() {
+            continue;
+        }
+        sys.mknod(&node, meta.mode(), meta.rdev())
+            .map_err(setup_err(Stage::Dev, &node))?;
+    }
+    Ok(())
+}
+
+fn populate_dev(sys: &dyn Syscall, dev: &Path, mknod: bool) -> Result<()> {
     let err = |p: &Path| setup_err(Stage::Dev, p);
     sys.mount(
         Some(Path::new("tmpfs")),
@@ -105,10 +276,16 @@ fn populate_dev(sys: &dyn Syscall, dev: &Path) -> Result<()> {
     .map_err(err(dev))?;
     for name in DEVICES {
         let node = dev.join(name);
-        fs::File::create(&node).map_err(io_err(Stage::Dev, &node))?;
         let host = Path::new("/dev").join(name);
-        sys.mount(Some(&host), &node, NONE, MsFlags::MS_BIND, NONE)
-            .map_err(err(&node))?;
+        if mknod {
+            let meta = host.metadata().map_err(io_err(Stage::Dev, &host))?;
+            sys.mknod(&node, meta.mode(), meta.rdev())
+                .map_err(err(&node))?;
+        } else {
+            fs::File::create(&node).map_err(io_err(Stage::Dev, &node))?;
+            sys.mount(Some(&host), &node, NONE, MsFlags::MS_BIND, NONE)
+                .map_err(err(&node))?;
+        }
     }
     let pts = dev.join("pts");
     mkdir(&pts, 0o755).map_err(io_err(Stage::Dev, &pts))?;
@@ -117,9 +294,19 @@ fn populate_dev(sys: &dyn Syscall, dev: &Path) -> Result<()> {
         &pts,
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )
     .map_err(err(&pts))?;
+    let mqueue = dev.join("mqueue");
+    mkdir(&mqueue, 0o1777).map_err(io_err(Stage::Dev, &mqueue))?;
+    sys.mount(
+        Some(Path::new("mqueue")),
+        &mqueue,
+        Some("mqueue"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        NONE,
+    )
+    .map_err(err(&mqueue))?;
     let shm = dev.join("shm");
     mkdir(&shm, 0o1777).map_err(io_err(Stage::Dev, &shm))?;
     sys.mount(
@@ -298,6 +485,12 @@ mod tests {
             overlay_opts: "lowerdir=/l,upperdir=/u,workdir=/w".into(),
             etc_files: vec![(tmp.path().join("hosts"), "/etc/hosts")],
             stdio: [None; 3],
+            pty: None,
+            netns: None,
+            cgroup_procs: Vec::new(),
+            cgroup_mounts: Vec::new(),
+            security: crate::process::SecurityPlan::new(&Default::default()).unwrap(),
+            userns_sync: None,
         };
         let sys = Recording::default();
         let mut stubs = Vec::new();
@@ -317,7 +510,12 @@ mod tests {
         assert!(calls[1].ends_with("lowerdir=/l,upperdir=/u,workdir=/w"));
         let proc_ = find(format!("mount proc {m}/proc proc"));
         let dev = find(format!("mount tmpfs {m}/dev tmpfs"));
-        let null = find(format!("mount /dev/null {m}/dev/null -"));
+        let null = find(format!("mknod {m}/dev/null "));
+        assert!(calls[null].ends_with(&format!(
+            "{:o} {}",
+            fs::metadata("/dev/null").unwrap().mode(),
+            fs::metadata("/dev/null").unwrap().rdev()
+        )));
         let pts = find(format!("mount devpts {m}/dev/pts devpts"));
         let sysfs = find(format!("mount sysfs {m}/sys sysfs"));
         let hosts = find(format!(
@@ -327,7 +525,8 @@ mod tests {
         let ro = find(format!("mount - {m}/src -"));
         assert!(proc_ < dev && dev < null && null < pts && pts < sysfs && sysfs < hosts);
         assert!(calls[sysfs].contains("MS_RDONLY") && calls[ro].contains("MS_REMOUNT"));
-        assert!(calls[pts].ends_with("newinstance,ptmxmode=0666,mode=0620"));
+        assert!(calls[pts].ends_with("newinstance,ptmxmode=0666,mode=0620,gid=5"));
+        find(format!("mount mqueue {m}/dev/mqueue mqueue"));
         let tail: Vec<&str> = calls[calls.len() - 4..]
             .iter()
             .map(String::as_str)
@@ -345,6 +544,26 @@ mod tests {
             fs::read_link(merged.join("dev/ptmx")).unwrap(),
             Path::new("pts/ptmx")
         );
+    }
+
+    #[test]
+    fn masked_and_readonly_paths() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("proc/sys")).unwrap();
+        fs::create_dir_all(r.join("proc/acpi")).unwrap();
+        fs::write(r.join("proc/kcore"), "").unwrap();
+        let sys = Recording::default();
+        mask_paths(&sys, r).unwrap();
+        let calls = sys.calls.into_inner();
+        let r = r.display();
+        assert_eq!(calls.len(), 4, "{calls:#?}");
+        assert!(calls[0].starts_with(&format!("mount tmpfs {r}/proc/acpi tmpfs")));
+        assert!(calls[0].contains("MS_RDONLY"));
+        assert!(calls[1].starts_with(&format!("mount /dev/null {r}/proc/kcore -")));
+        assert!(calls[2].starts_with(&format!("mount {r}/proc/sys {r}/proc/sys -")));
+        assert!(calls[3].starts_with(&format!("mount - {r}/proc/sys -")));
+        assert!(calls[3].contains("MS_REMOUNT") && calls[3].contains("MS_RDONLY"));
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The request and its result: [`RunSpec`] (validated before any work),
 //! [`Network`], [`Stdio`], [`Mount`], and [`Outcome`] with [`ExitStatus`].
 
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::security::Security;
 
 /// How the sandbox is networked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Network {
     /// A fresh network namespace. For now only loopback is up; bridge
     /// networking comes later.
@@ -17,6 +19,10 @@ pub enum Network {
     None,
     /// The host's network namespace (`--network=host`).
     Host,
+    /// Join the existing network namespace behind this file (a bind mount
+    /// of `/proc/<pid>/ns/net`, as `ip netns add` makes) instead of
+    /// creating one; its interfaces are configured by whoever made it.
+    Join(PathBuf),
 }
 
 /// Where the command's standard streams go.
@@ -30,6 +36,21 @@ pub enum Stdio {
     Capture,
     /// All three are `/dev/null`.
     Null,
+    /// Caller-owned descriptors, `dup2`'d onto 0, 1 and 2 of the command.
+    /// They must stay open until [`crate::spawn`] returns.
+    Fds {
+        /// Becomes the command's stdin.
+        stdin: RawFd,
+        /// Becomes the command's stdout.
+        stdout: RawFd,
+        /// Becomes the command's stderr.
+        stderr: RawFd,
+    },
+    /// A new pseudo-terminal from the sandbox's own `/dev/pts`: the slave
+    /// is the command's controlling terminal and its stdin, stdout and
+    /// stderr (after `setsid`); the master comes back from
+    /// [`crate::Running::pty_master`].
+    Pty,
 }
 
 /// An extra mount inside the sandbox (for `RUN --mount`).
@@ -96,6 +117,185 @@ pub struct RunSpec {
     pub timeout: Option<Duration>,
     /// How many trailing bytes of each captured stream to keep.
     pub capture_limit: usize,
+    /// Capabilities, seccomp, masked paths; Docker's defaults.
+    pub security: Security,
+    /// Resource limits; they need [`RunSpec::cgroup`].
+    pub resources: Resources,
+    /// The container's own cgroup, a relative name like `rdock/<id>`
+    /// created under each hierarchy (with a cgroup namespace rooted at it),
+    /// and removed after [`crate::Running::wait`]. `None` (build steps)
+    /// leaves the command in the caller's cgroup.
+    pub cgroup: Option<String>,
+    /// `--init`: a small built-in pid 1 forwards signals to the command
+    /// (its only child) and reaps zombies.
+    pub init: bool,
+    /// Mount the root file system read-only (`--read-only`).
+    pub readonly_rootfs: bool,
+    /// Run in a new user namespace with these id maps (`--userns`).
+    pub userns: Option<IdMapping>,
+    /// A host file bind-mounted as `/etc/hosts` instead of the generated one.
+    pub hosts_file: Option<PathBuf>,
+    /// A host file bind-mounted as `/etc/resolv.conf` instead of the
+    /// generated one.
+    pub resolv_conf: Option<PathBuf>,
+}
+
+/// Resource limits of a container's cgroup (`docker run --memory`,
+/// `--memory-swap`, `--cpus`, `--pids-limit`). `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// Memory plus swap in bytes, as Docker counts it; `-1` is unlimited
+    /// swap. Docker's default (unset, with `memory` set) is twice `memory`.
+    pub memory_swap: Option<i64>,
+    /// CPUs (`1.5` = one and a half CPUs of time per period).
+    pub cpus: Option<f64>,
+    /// Maximum number of tasks; `0` or negative is unlimited.
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    /// Docker's checks: limits need a cgroup, memory at least 6 MiB, swap
+    /// total at least memory, CPUs positive.
+    fn validate(&self, has_cgroup: bool) -> Result<()> {
+        let invalid = |reason: &str| Error::InvalidSpec {
+            field: "resources",
+            reason: reason.to_owned(),
+        };
+        if self.any() && !has_cgroup {
+            return Err(invalid("limits need a cgroup"));
+        }
+        if self.memory.is_some_and(|m| m < 6 << 20) {
+            return Err(invalid("minimum memory limit allowed is 6MB"));
+        }
+        if let Some(swap) = self.memory_swap {
+            match self.memory {
+                None if swap != -1 => {
+                    return Err(invalid(
+                        "you should always set the memory limit when using the memoryswap limit",
+                    ))
+                }
+                Some(m) if swap != -1 && swap < m as i64 => {
+                    return Err(invalid(
+                        "minimum memoryswap limit should be larger than memory limit",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if self.cpus.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(invalid("cpus must be a positive number"));
+        }
+        Ok(())
+    }
+
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.cpus.is_some()
+            || self.pids_limit.is_some()
+    }
+}
+
+/// One line of a `uid_map` or `gid_map`: `size` ids from `container` up map
+/// to `size` ids from `host` up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    /// First id inside the namespace.
+    pub container: u32,
+    /// First id on the host.
+    pub host: u32,
+    /// How many ids.
+    pub size: u32,
+}
+
+/// The id maps of a user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMapping {
+    /// Lines of `/proc/<pid>/uid_map`.
+    pub uids: Vec<IdRange>,
+    /// Lines of `/proc/<pid>/gid_map`.
+    pub gids: Vec<IdRange>,
+}
+
+impl IdMapping {
+    /// Maps container ids `0..size` to host ids `host..host+size`, the
+    /// usual remapping.
+    pub fn single(host: u32, size: u32) -> IdMapping {
+        let r = IdRange {
+            container: 0,
+            host,
+            size,
+        };
+        IdMapping {
+            uids: vec![r],
+            gids: vec![r],
+        }
+    }
+
+    /// The text written to a map file.
+    pub(crate) fn map_text(ranges: &[IdRange]) -> String {
+        ranges
+            .iter()
+            .map(|r| format!("{} {} {}\n", r.container, r.host, r.size))
+            .collect()
+    }
+
+    /// The host id a container id maps to.
+    pub fn host_uid(&self, id: u32) -> Option<u32> {
+        map_id(&self.uids, id)
+    }
+
+    /// The host gid a container gid maps to.
+    pub fn host_gid(&self, id: u32) -> Option<u32> {
+        map_id(&self.gids, id)
+    }
+}
+
+fn map_id(ranges: &[IdRange], id: u32) -> Option<u32> {
+    ranges
+        .iter()
+        .find(|r| id >= r.container && id - r.container < r.size)
+        .map(|r| r.host + (id - r.container))
+}
+
+/// A process to start inside a running container with [`crate::exec`]
+/// (`docker exec`).
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    /// The command and its arguments, looked up in the container's `$PATH`.
+    pub args: Vec<String>,
+    /// `KEY=value` pairs (the container's environment is not inherited:
+    /// pass it in). `PATH` and `HOME` get defaults when missing.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    /// `user[:group]` resolved against the container's `/etc/passwd`.
+    pub user: String,
+    /// Standard streams.
+    pub stdio: Stdio,
+    /// Capabilities, seccomp, `no_new_privs` for the new process.
+    pub security: Security,
+    /// How many trailing bytes of each captured stream to keep.
+    pub capture_limit: usize,
+}
+
+impl ExecSpec {
+    /// Runs `args` as root in `/` with captured output and Docker's default
+    /// security.
+    pub fn new(args: Vec<String>) -> ExecSpec {
+        ExecSpec {
+            args,
+            env: Vec::new(),
+            cwd: "/".to_owned(),
+            user: String::new(),
+            stdio: Stdio::Capture,
+            security: Security::default(),
+            capture_limit: 1 << 20,
+        }
+    }
 }
 
 /// The default `PATH`, as Docker sets it for Linux containers.
@@ -125,6 +325,14 @@ impl RunSpec {
             mounts: Vec::new(),
             timeout: None,
             capture_limit: 1 << 20,
+            security: Security::default(),
+            resources: Resources::default(),
+            cgroup: None,
+            init: false,
+            readonly_rootfs: false,
+            userns: None,
+            hosts_file: None,
+            resolv_conf: None,
         }
     }
 
@@ -166,6 +374,12 @@ impl RunSpec {
         if opts_len + 64 > 4096 {
             return Err(invalid("lower_dirs", "overlay options exceed one page"));
         }
+        self.resources.validate(self.cgroup.is_some())?;
+        if let Some(map) = &self.userns {
+            if map.host_uid(0).is_none() || map.host_gid(0).is_none() {
+                return Err(invalid("userns", "the maps must map root (id 0)"));
+            }
+        }
         for m in &self.mounts {
             if !m.target().starts_with('/') || m.target() == "/" {
                 return Err(invalid("mounts", "target must be absolute and not /"));
@@ -183,16 +397,22 @@ impl RunSpec {
     }
 
     /// `env` with the defaults filled in.
+    #[cfg(test)]
     pub(crate) fn full_env(&self, home: &str) -> Vec<String> {
-        let mut env = self.env.clone();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.push(DEFAULT_PATH.to_owned());
-        }
-        if !env.iter().any(|e| e.starts_with("HOME=")) {
-            env.push(format!("HOME={home}"));
-        }
-        env
+        full_env(&self.env, home)
     }
+}
+
+/// `env` with `PATH` and `HOME` defaults filled in.
+pub(crate) fn full_env(env: &[String], home: &str) -> Vec<String> {
+    let mut env = env.to_vec();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_owned());
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+    env
 }
 
 fn check_dir(field: &'static str, dir: &Path) -> Result<()> {
@@ -242,6 +462,17 @@ pub struct Outcome {
     pub stderr: Vec<u8>,
 }
 
+/// What [`crate::Running::wait`] returns: the [`Outcome`] plus what only a
+/// container with a cgroup can tell.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Exit status, timeout and captured output.
+    pub outcome: Outcome,
+    /// Whether the kernel's OOM killer killed a process of the container's
+    /// cgroup (`docker inspect`'s `OOMKilled`).
+    pub oom_killed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +500,37 @@ mod tests {
         let mut s = spec();
         s.lower_dirs = vec![std::env::temp_dir(); 1000];
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn validates_resources_and_userns() {
+        let err = |s: &RunSpec| s.validate().unwrap_err().to_string();
+        let mut s = spec();
+        s.resources.pids_limit = Some(10);
+        assert_eq!(err(&s), "invalid run spec: resources: limits need a cgroup");
+        s.cgroup = Some("rdock/x".into());
+        assert!(s.validate().is_ok());
+        s.resources.memory = Some(1 << 20);
+        assert!(err(&s).ends_with("minimum memory limit allowed is 6MB"));
+        s.resources.memory = Some(64 << 20);
+        s.resources.memory_swap = Some(32 << 20);
+        assert!(err(&s).ends_with("should be larger than memory limit"));
+        s.resources.memory_swap = Some(-1);
+        assert!(s.validate().is_ok());
+        s.resources.cpus = Some(0.0);
+        assert!(err(&s).ends_with("cpus must be a positive number"));
+        s.resources.cpus = Some(0.5);
+        s.userns = Some(IdMapping {
+            uids: vec![IdRange {
+                container: 1,
+                host: 1000,
+                size: 10,
+            }],
+            gids: IdMapping::single(1000, 10).gids,
+        });
+        assert!(err(&s).ends_with("the maps must map root (id 0)"));
+        s.userns = Some(IdMapping::single(100000, 65536));
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub(crate) trait Syscall {
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
     fn chdir(&self, path: &Path) -> Result<(), Errno>;
+    /// Creates a device node with exactly `mode` (type and permissions,
+    /// regardless of the umask).
+    fn mknod(&self, path: &Path, mode: u32, rdev: u64) -> Result<(), Errno>;
 }
 
 /// The kernel.
@@ -48,6 +51,21 @@ impl Syscall for Linux {
 
     fn chdir(&self, path: &Path) -> Result<(), Errno> {
         nix::unistd::chdir(path)
+    }
+
+    fn mknod(&self, path: &Path, mode: u32, rdev: u64) -> Result<(), Errno> {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path =
+            std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: mknod and chmod of a NUL-terminated path.
+        unsafe {
+            if libc::mknod(c_path.as_ptr(), mode, rdev) < 0
+                || libc::chmod(c_path.as_ptr(), mode & 0o7777) < 0
+            {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -94,6 +112,12 @@ impl Syscall for Recording {
         self.calls
             .borrow_mut()
             .push(format!("chdir {}", path.display()));
+        Ok(())
+    }
+
+    fn mknod(&self, path: &Path, mode: u32, rdev: u64) -> Result<(), Errno> {
+        let line = format!("mknod {} {mode:o} {rdev}", path.display());
+        self.calls.borrow_mut().push(line);
         Ok(())
     }
 }

@@ -19,17 +19,28 @@ fn mount_lines() -> Vec<String> {
         .collect()
 }
 
+/// Runtime dirs in every place the runner may put them (a tmpfs `/run` or
+/// `/dev/shm`, or the temp dir).
 fn runtime_dirs() -> Vec<String> {
-    fs::read_dir(std::env::temp_dir())
-        .unwrap()
+    let mut out: Vec<String> = [std::env::temp_dir(), "/run".into(), "/dev/shm".into()]
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flatten()
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("rdock-run-"))
-        .collect()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .filter(|n| n.contains("/rdock-run-"))
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]
 fn no_mounts_or_temp_dirs_leak() {
+    // A private temp dir: other suites running meanwhile make their own
+    // runtime dirs elsewhere.
+    let private = std::env::temp_dir().join("rdock-leaks-run-test");
+    fs::create_dir_all(&private).unwrap();
+    std::env::set_var("TMPDIR", &private);
     let Some(f) = fixture() else { return };
     let before_dirs = runtime_dirs();
     let before = mount_lines();
@@ -53,4 +64,7 @@ fn no_mounts_or_temp_dirs_leak() {
         .collect();
     assert!(leaked.is_empty(), "leaked mounts: {leaked:#?}");
     assert_eq!(runtime_dirs(), before_dirs);
+    assert!(!before_dirs
+        .iter()
+        .any(|d| d.starts_with(&*private.to_string_lossy())));
 }

@@ -97,7 +97,7 @@ fn network_none_has_only_loopback_up() {
     let Some(f) = fixture() else { return };
     for network in [Network::None, Network::Default] {
         let mut spec = f.sh("cat /proc/net/dev; echo ---; ip -o link show lo");
-        spec.network = network;
+        spec.network = network.clone();
         let o = run(&spec).unwrap();
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
         let (dev, lo) = text.split_once("---").unwrap();

@@ -8,11 +8,18 @@ use std::process::ExitCode;
 
 use rdock_engine::{ExportOptions, ImageRef};
 
-use super::build_opts::{compression, describe, metadata, parse_labels, parse_output};
+use super::build_opts::{
+    compression, describe, metadata, parse_build_contexts, parse_labels, parse_output,
+    parse_platform,
+};
 use super::progress::renderer;
 use crate::cli::BuildArgs;
 
-pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: BuildArgs,
+    root: Option<PathBuf>,
+    registry: rdock_engine::RegistryOptions,
+) -> anyhow::Result<ExitCode> {
     let req = rdock_engine::BuildRequest {
         context: args.context,
         dockerfile: args.file,
@@ -21,6 +28,8 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         no_cache: args.no_cache,
         secrets: args.secrets,
         ssh: args.ssh,
+        platform: args.platform.as_deref().map(parse_platform).transpose()?,
+        contexts: parse_build_contexts(&args.build_contexts)?,
     };
     if args.check {
         return check(&req);
@@ -46,7 +55,16 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     };
     let store = rdock_engine::open_store(root)?;
     let mut progress = renderer(args.progress);
-    let image = rdock_engine::build(&store, &req, &export, &mut |e| progress.event(e))?;
+    if args.push && tags.is_empty() {
+        anyhow::bail!("--push needs a name to push: give -t NAME");
+    }
+    let bases = rdock_engine::BaseOptions {
+        pull: args.pull,
+        platform: None,
+        registry: registry.clone(),
+    };
+    let image =
+        rdock_engine::build_with(&store, &req, &export, &bases, &mut |e| progress.event(e))?;
     let mut details = vec![format!("writing image {} done", image.id)];
     details.extend(tags.iter().map(|t| format!("naming to {t} done")));
     if let Some(output) = &output {
@@ -56,6 +74,10 @@ pub fn run(args: BuildArgs, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.iidfile {
         std::fs::write(&path, image.id.to_string())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    // Pushed after the build's own lines, as `docker build --push`.
+    for tag in tags.iter().filter(|_| args.push) {
+        super::registry::push_one(&store, tag, false, registry.clone())?;
     }
     if let Some(path) = args.metadata_file {
         let json = serde_json::to_vec_pretty(&metadata(&image, &tags))?;

@@ -1,14 +1,16 @@
-//! The export flags of `rbuild` validated into engine types before the
-//! build starts: `--output` (BuildKit's `type=KIND,dest=PATH` or a bare
+//! The flags of `rbuild` validated into engine types before the build
+//! starts: `--output` (BuildKit's `type=KIND,dest=PATH` or a bare
 //! directory) into an [`Output`], `--label` into a label map,
-//! `--compression` into a [`Compression`]; and [`metadata`], the JSON of
-//! `--metadata-file` as buildx writes it.
+//! `--compression` into a [`Compression`], `--platform` into a
+//! [`Platform`], `--build-context` into [`NamedContext`]s; and
+//! [`metadata`], the JSON of `--metadata-file` as buildx writes it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
-use rdock_engine::{Compression, Image, ImageRef, Output, OutputDest, OutputKind};
+use rdock_engine::{Compression, Image, ImageRef, NamedContext, Output, OutputDest, OutputKind};
+use rdock_parser::platform::Platform;
 use serde_json::{json, Value};
 
 use crate::cli::LayerCompression;
@@ -70,6 +72,48 @@ pub fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String
             _ => bail!("invalid --label {l:?}: expected KEY=VALUE"),
         })
         .collect()
+}
+
+/// Parses `--platform` (`linux/arm64`, `linux/arm/v7`), normalized.
+pub fn parse_platform(text: &str) -> anyhow::Result<Platform> {
+    if text.contains(',') {
+        bail!("--platform {text:?}: building for several platforms at once is not supported yet");
+    }
+    let p: Platform = text
+        .parse()
+        .map_err(|e| anyhow!("invalid --platform {text:?}: {e}"))?;
+    Ok(p.normalize())
+}
+
+/// Parses `--build-context NAME=VALUE` flags: `docker-image://REF` names
+/// an image, a path an existing directory; other sources (git, http,
+/// oci-layout) are not supported yet.
+pub fn parse_build_contexts(flags: &[String]) -> anyhow::Result<BTreeMap<String, NamedContext>> {
+    let mut out = BTreeMap::new();
+    for flag in flags {
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) if !n.is_empty() && !v.is_empty() => (n, v),
+            _ => bail!(
+                "invalid --build-context {flag:?}: expected NAME=DIR or NAME=docker-image://REF"
+            ),
+        };
+        let context = if let Some(r) = value.strip_prefix("docker-image://") {
+            let image: ImageRef = r
+                .parse()
+                .map_err(|e| anyhow!("invalid --build-context {flag:?}: {e}"))?;
+            NamedContext::Image(image.to_string())
+        } else if let Some((scheme, _)) = value.split_once("://") {
+            bail!("--build-context {name}: {scheme}:// sources are not supported yet (use a directory or docker-image://)");
+        } else {
+            let dir = PathBuf::from(value);
+            if !dir.is_dir() {
+                bail!("--build-context {name}: {value} is not a directory");
+            }
+            NamedContext::Dir(dir)
+        };
+        out.insert(name.to_owned(), context);
+    }
+    Ok(out)
 }
 
 /// The layer compression `--compression` names.
@@ -136,6 +180,40 @@ mod tests {
         assert!(err("type=registry,dest=x").contains("unsupported --output type"));
         assert!(err("type=tar").contains("no dest="));
         assert!(err("dest=x").contains("no type="));
+    }
+
+    #[test]
+    fn build_contexts_and_platforms() {
+        let dir = std::env::temp_dir();
+        let flags = [
+            format!("src={}", dir.display()),
+            "base=docker-image://busybox".to_string(),
+        ];
+        let got = parse_build_contexts(&flags).unwrap();
+        assert_eq!(got["src"], NamedContext::Dir(dir.clone()));
+        assert_eq!(
+            got["base"],
+            NamedContext::Image("docker.io/library/busybox:latest".into())
+        );
+        let err = |f: &str| {
+            parse_build_contexts(&[f.to_string()])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("x").contains("expected NAME=DIR"));
+        assert!(
+            err("x=https://example.com/a.git").contains("https:// sources are not supported yet")
+        );
+        assert!(err("x=/no/such/dir").contains("is not a directory"));
+        assert_eq!(
+            parse_platform("linux/aarch64").unwrap().to_string(),
+            "linux/arm64"
+        );
+        assert!(parse_platform("linux/a!b").is_err());
+        assert!(parse_platform("linux/amd64,linux/arm64")
+            .unwrap_err()
+            .to_string()
+            .contains("several platforms"));
     }
 
     #[test]

@@ -324,7 +324,9 @@ pub fn rmi(store: &Store, name_or_id: &str, force: bool) -> Result<Removed> {
 /// The important parts of an image as `docker inspect` shows them.
 pub fn inspect(store: &Store, name_or_id: &str) -> Result<Value> {
     let image = find_image(store, name_or_id)?;
-    let names: Vec<String> = by_id(store, image.id.hex())?
+    let same_id = by_id(store, image.id.hex())?;
+    let repo_digests = crate::registry::repo_digests(&same_id);
+    let names: Vec<String> = same_id
         .into_iter()
         .filter_map(|i| i.name)
         .map(|n| n.parse::<ImageRef>().map(|r| r.familiar()).unwrap_or(n))
@@ -337,7 +339,7 @@ pub fn inspect(store: &Store, name_or_id: &str) -> Result<Value> {
     let mut out = json!({
         "Id": image.id.to_string(),
         "RepoTags": names,
-        "RepoDigests": [],
+        "RepoDigests": repo_digests,
         "Created": c["created"],
         "Author": c.get("author").cloned().unwrap_or(json!("")),
         "Config": c.get("config").cloned().unwrap_or(json!({})),

@@ -1,6 +1,72 @@
-//! Networking for the sandbox: the `/etc/hosts` and `/etc/resolv.conf`
-//! contents for each [`Network`] mode, and bringing up loopback inside a
-//! fresh network namespace. Bridge networking comes later.
+//! Networking for containers, as `docker run --network` does it.
+//!
+//! For the sandbox: the `/etc/hosts` and `/etc/resolv.conf` contents for
+//! each [`Network`] mode, and bringing up loopback inside a fresh network
+//! namespace.
+//!
+//! Bridge networks ([`NetworkConfig`]: name, bridge interface, [`Ipv4Net`]
+//! subnet, gateway): [`default_bridge`] is Docker's `bridge` network on
+//! interface `rdock0`; [`create_network`], [`remove_network`] and [`list`]
+//! manage user networks (bridges `rdk-<hash of the name>`), whose members
+//! resolve each other's names through their hosts files.
+//!
+//! [`attach`] wires a container in before it starts: it reserves the host
+//! ports of its [`PortMapping`]s (`-p [ip:][hostPort:]containerPort[/udp]`),
+//! leases an address (IPAM under `/run/rdock/net/<network>/`, with a file
+//! lock), creates a network namespace file `/run/rdock/netns/<id>` with `lo`
+//! up and a veth pair (host end on the bridge, `eth0` inside, default route
+//! via the gateway), adds the `DNAT` rules and writes the container's
+//! `/etc/hosts` and `/etc/resolv.conf`. The returned [`Attachment`] names the
+//! namespace file to join and the files to bind-mount, and holds the port
+//! reservations; its [`Endpoint`] is the serializable record for `ps` and
+//! `inspect` (also listed by [`endpoints`]). [`detach`] removes all of it,
+//! idempotently, also after a crash; [`detach_dead`] does so for every
+//! container a liveness check rejects, and `attach` for those whose
+//! namespace file is gone. Published ports answer on every host address,
+//! loopback included, to the host and to containers alike. Errors are
+//! [`NetError`]s.
+//!
+//! A container is on one network at a time: its namespace file is keyed by
+//! its id alone.
+//!
+//! Links, addresses and routes go through netlink (no `ip` processes);
+//! NAT goes through `iptables` (see the `iptables` module for the rules).
+//! Everything here needs root and must run in the host's network namespace.
+//!
+//! ```no_run
+//! use rdock_runner::net::{attach, default_bridge, detach, AttachRequest};
+//!
+//! let net = default_bridge();
+//! let req = AttachRequest {
+//!     hostname: "web".into(),
+//!     aliases: vec![],
+//!     ports: vec!["8080:80".parse()?],
+//! };
+//! let att = attach("c0ffee", &net, &req)?;
+//! // Run the container in att.netns with att.hosts_file and att.resolv_conf.
+//! assert_eq!(att.ports[0].to_string(), "0.0.0.0:8080->80/tcp");
+//! detach("c0ffee", &net)?;
+//! # Ok::<(), rdock_runner::net::NetError>(())
+//! ```
+
+mod attach;
+mod config;
+mod error;
+mod hosts;
+mod iptables;
+mod netlink;
+mod netns;
+mod network;
+mod ports;
+mod state;
+
+pub use attach::{attach, detach, detach_dead, endpoints, AttachRequest, Attachment, Endpoint};
+pub use config::{
+    validate_network_name, Ipv4Net, NetworkConfig, PortMapping, Proto, PublishedPort,
+    DEFAULT_BRIDGE, DEFAULT_NETWORK,
+};
+pub use error::{NetError, NetResult};
+pub use network::{create_network, default_bridge, list, remove_network, subnet_in_use};
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -27,7 +93,7 @@ pub(crate) fn resolv_conf(network: Network, host_file: Option<&str>) -> String {
     match network {
         Network::Host => host_file.unwrap_or_default().to_owned(),
         Network::None => String::new(),
-        Network::Default => {
+        Network::Default | Network::Join(_) => {
             let text = host_file.unwrap_or_default();
             let kept: Vec<&str> = text
                 .lines()

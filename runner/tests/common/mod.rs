@@ -103,3 +103,54 @@ pub fn fixture() -> Option<Fixture> {
 pub fn out(o: &rdock_runner::Outcome) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
+
+/// Builds `tests/probe/probe.c` statically into the image as `/bin/probe`.
+pub fn install_probe(f: &Fixture) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+    let out = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(f.lower.join("bin/probe"))
+        .arg(&src)
+        .output()
+        .expect("gcc missing: apt-get install -y gcc libc6-dev");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A cgroup name unique to this test process and `tag`.
+pub fn cgroup_name(tag: &str) -> String {
+    format!("rdock-test-{}/{tag}", std::process::id())
+}
+
+/// Every cgroup directory named `name` under the host's hierarchies.
+pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let d = e.path().join(name);
+        if d.exists() {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Removes the per-process cgroup parents when dropped, also when a test
+/// fails (a parent still used by a concurrent test stays: rmdir refuses).
+pub struct CgroupParents;
+
+impl Drop for CgroupParents {
+    fn drop(&mut self) {
+        remove_test_cgroup_parents();
+    }
+}
+
+/// Removes the per-process cgroup parents the tests created.
+pub fn remove_test_cgroup_parents() {
+    let parent = format!("rdock-test-{}", std::process::id());
+    for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = fs::remove_dir(e.path().join(&parent));
+    }
+}

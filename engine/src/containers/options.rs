@@ -1,0 +1,502 @@
+//! Typed values of `rdock run` flags, parsed as docker parses them:
+//! [`RestartPolicy`], [`NetworkMode`], [`MountSpec`] (from `-v`, `--mount`
+//! and `--tmpfs`), byte sizes ([`parse_bytes`]) and signals ([`parse_signal`]).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{ContainerError, Result};
+
+fn invalid(flag: &'static str, value: &str, reason: impl Into<String>) -> ContainerError {
+    ContainerError::InvalidOption {
+        flag,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// `--restart`: when the monitor starts the command again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "Name", content = "MaximumRetryCount", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never (the default).
+    #[default]
+    No,
+    /// After a non-zero exit, at most this many times (0: no limit).
+    OnFailure(u32),
+    /// Always, until stopped.
+    Always,
+    /// Always, until stopped (the difference with `always` is at daemon
+    /// start, which rdock does not have).
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// Whether to restart after the `restarts`-th run ended with `code`.
+    pub fn should_restart(self, code: i32, restarts: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || restarts < max),
+        }
+    }
+
+    /// Docker's name for `HostConfig.RestartPolicy.Name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure(_) => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+}
+
+impl FromStr for RestartPolicy {
+    type Err = ContainerError;
+
+    fn from_str(s: &str) -> Result<RestartPolicy> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let policy = match (name, count) {
+            ("no" | "", None) => RestartPolicy::No,
+            ("always", None) => RestartPolicy::Always,
+            ("unless-stopped", None) => RestartPolicy::UnlessStopped,
+            ("on-failure", None) => RestartPolicy::OnFailure(0),
+            ("on-failure", Some(c)) => RestartPolicy::OnFailure(
+                c.parse()
+                    .map_err(|_| invalid("--restart", s, "maximum retry count must be a number"))?,
+            ),
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "--restart",
+                    s,
+                    "maximum retry count cannot be used with this restart policy",
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    "--restart",
+                    s,
+                    "expected no, always, unless-stopped or on-failure[:N]",
+                ))
+            }
+        };
+        Ok(policy)
+    }
+}
+
+/// `--network`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// docker's default bridge network.
+    #[default]
+    Bridge,
+    /// Loopback only.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A user-defined network.
+    Named(String),
+}
+
+impl NetworkMode {
+    /// The name docker shows (`bridge`, `none`, `host` or the network's).
+    pub fn name(&self) -> &str {
+        match self {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+            NetworkMode::Named(n) => n,
+        }
+    }
+}
+
+impl FromStr for NetworkMode {
+    type Err = ContainerError;
+
+    fn from_str(s: &str) -> Result<NetworkMode> {
+        Ok(match s {
+            "bridge" | "default" => NetworkMode::Bridge,
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "" => return Err(invalid("--network", s, "empty network name")),
+            other if other.starts_with("container:") => {
+                return Err(ContainerError::Unsupported("--network container:NAME"))
+            }
+            other => NetworkMode::Named(other.to_owned()),
+        })
+    }
+}
+
+/// One mount of a container, from `-v`, `--mount` or `--tmpfs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountSpec {
+    /// A host path. `create` is docker's `-v` behaviour: a missing source
+    /// is created as a folder; `--mount` requires it to exist.
+    Bind {
+        /// Absolute host path.
+        source: PathBuf,
+        /// Absolute path in the container.
+        target: String,
+        /// Read-only.
+        readonly: bool,
+        /// Create the source when missing.
+        create: bool,
+    },
+    /// A named volume, or an anonymous one (`name` is `None`, a random
+    /// name is given at create).
+    Volume {
+        /// The volume's name.
+        name: Option<String>,
+        /// Absolute path in the container.
+        target: String,
+        /// Read-only.
+        readonly: bool,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Absolute path in the container.
+        target: String,
+        /// Size limit in bytes.
+        size: Option<u64>,
+    },
+}
+
+impl MountSpec {
+    /// The path in the container.
+    pub fn target(&self) -> &str {
+        match self {
+            MountSpec::Bind { target, .. }
+            | MountSpec::Volume { target, .. }
+            | MountSpec::Tmpfs { target, .. } => target,
+        }
+    }
+
+    /// Parses `-v SRC:DST[:OPTS]` or `-v DST` (an anonymous volume).
+    pub fn from_volume_flag(s: &str) -> Result<MountSpec> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (src, dst, opts) = match parts.as_slice() {
+            [dst] => (None, *dst, ""),
+            [src, dst] => (Some(*src), *dst, ""),
+            [src, dst, opts] => (Some(*src), *dst, *opts),
+            _ => return Err(invalid("--volume", s, "expected [SOURCE:]TARGET[:OPTIONS]")),
+        };
+        let mut readonly = false;
+        for opt in opts.split(',').filter(|o| !o.is_empty()) {
+            match opt {
+                "ro" => readonly = true,
+                "rw" | "z" | "Z" | "rprivate" | "private" | "nocopy" => {}
+                _ => return Err(invalid("--volume", s, format!("unknown option {opt:?}"))),
+            }
+        }
+        check_target("--volume", s, dst)?;
+        Ok(match src {
+            Some(src) if src.starts_with('/') => MountSpec::Bind {
+                source: PathBuf::from(src),
+                target: dst.to_owned(),
+                readonly,
+                create: true,
+            },
+            Some(src) if src.starts_with('.') || src.contains('/') => {
+                return Err(invalid(
+                    "--volume",
+                    s,
+                    "a bind source must be an absolute path (a volume name cannot contain '/')",
+                ))
+            }
+            Some(name) => MountSpec::Volume {
+                name: Some(check_volume_name(name)?),
+                target: dst.to_owned(),
+                readonly,
+            },
+            None => MountSpec::Volume {
+                name: None,
+                target: dst.to_owned(),
+                readonly,
+            },
+        })
+    }
+
+    /// Parses `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly]`.
+    pub fn from_mount_flag(s: &str) -> Result<MountSpec> {
+        let (mut kind, mut source, mut target) = ("volume", None, None);
+        let (mut readonly, mut size) = (false, None);
+        for field in s.split(',') {
+            let (key, value) = match field.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (field, None),
+            };
+            match (key, value) {
+                ("type", Some(v)) => kind = v,
+                ("source" | "src", Some(v)) => source = Some(v),
+                ("target" | "destination" | "dst", Some(v)) => target = Some(v),
+                ("readonly" | "ro", None | Some("true" | "1")) => readonly = true,
+                ("readonly" | "ro", Some("false" | "0")) => readonly = false,
+                ("tmpfs-size", Some(v)) => size = Some(parse_bytes("--mount", v)?),
+                ("bind-propagation" | "volume-nocopy" | "consistency" | "tmpfs-mode", Some(_)) => {}
+                _ => return Err(invalid("--mount", s, format!("unexpected key {key:?}"))),
+            }
+        }
+        let target = target.ok_or_else(|| invalid("--mount", s, "target is required"))?;
+        check_target("--mount", s, target)?;
+        let target = target.to_owned();
+        Ok(match kind {
+            "bind" => {
+                let source = source.ok_or_else(|| invalid("--mount", s, "source is required"))?;
+                if !source.starts_with('/') {
+                    return Err(invalid(
+                        "--mount",
+                        s,
+                        "bind source must be an absolute path",
+                    ));
+                }
+                MountSpec::Bind {
+                    source: PathBuf::from(source),
+                    target,
+                    readonly,
+                    create: false,
+                }
+            }
+            "volume" => MountSpec::Volume {
+                name: source.map(check_volume_name).transpose()?,
+                target,
+                readonly,
+            },
+            "tmpfs" => {
+                if source.is_some() {
+                    return Err(invalid("--mount", s, "tmpfs mounts take no source"));
+                }
+                MountSpec::Tmpfs { target, size }
+            }
+            other => {
+                return Err(invalid(
+                    "--mount",
+                    s,
+                    format!("unknown mount type {other:?}"),
+                ))
+            }
+        })
+    }
+
+    /// Parses `--tmpfs DST[:size=N,...]`.
+    pub fn from_tmpfs_flag(s: &str) -> Result<MountSpec> {
+        let (target, opts) = s.split_once(':').unwrap_or((s, ""));
+        check_target("--tmpfs", s, target)?;
+        let mut size = None;
+        for opt in opts.split(',').filter(|o| !o.is_empty()) {
+            if let Some(v) = opt.strip_prefix("size=") {
+                size = Some(parse_bytes("--tmpfs", v)?);
+            }
+        }
+        Ok(MountSpec::Tmpfs {
+            target: target.to_owned(),
+            size,
+        })
+    }
+}
+
+fn check_target(flag: &'static str, s: &str, target: &str) -> Result<()> {
+    if !target.starts_with('/') {
+        return Err(invalid(
+            flag,
+            s,
+            format!("invalid mount path {target:?}: mount path must be absolute"),
+        ));
+    }
+    if target == "/" {
+        return Err(invalid(
+            flag,
+            s,
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a volume name against docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub(crate) fn check_volume_name(name: &str) -> Result<String> {
+    name.parse::<super::ContainerName>()
+        .map(|n| n.as_str().to_owned())
+        .map_err(|_| ContainerError::InvalidName(name.to_owned()))
+}
+
+/// Parses docker's byte sizes (`RAMInBytes`): a number with an optional
+/// `b`, `k`, `m`, `g`, `t` or `p` suffix (powers of 1024), optionally
+/// followed by `b`; case-insensitive.
+pub fn parse_bytes(flag: &'static str, s: &str) -> Result<u64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| invalid(flag, s, "expected a size such as 512m or 1g"))?;
+    let unit = unit.trim();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b').filter(|u| !u.is_empty()))
+        .unwrap_or(unit);
+    let shift = match unit {
+        "" | "b" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(invalid(flag, s, format!("unknown unit {unit:?}"))),
+    };
+    Ok((num * (1u64 << shift) as f64) as u64)
+}
+
+/// Parses a signal as docker does: `SIGTERM`, `TERM` or `15`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(invalid("--signal", s, "signal numbers go from 1 to 64"));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| invalid("--signal", s, "unknown signal name"))
+}
+
+const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!("no".parse::<RestartPolicy>().unwrap(), RestartPolicy::No);
+        assert_eq!(
+            "on-failure:2".parse::<RestartPolicy>().unwrap(),
+            RestartPolicy::OnFailure(2)
+        );
+        assert!("always:3".parse::<RestartPolicy>().is_err());
+        assert!("sometimes".parse::<RestartPolicy>().is_err());
+        let p = RestartPolicy::OnFailure(2);
+        assert!(p.should_restart(1, 0) && p.should_restart(1, 1));
+        assert!(!p.should_restart(1, 2) && !p.should_restart(0, 0));
+        assert!(RestartPolicy::Always.should_restart(0, 99));
+    }
+
+    #[test]
+    fn byte_sizes_as_docker() {
+        assert_eq!(parse_bytes("-m", "512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("-m", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("-m", "64MB").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("-m", "1.5k").unwrap(), 1536);
+        assert_eq!(parse_bytes("-m", "100").unwrap(), 100);
+        assert_eq!(parse_bytes("-m", "100b").unwrap(), 100);
+        assert!(parse_bytes("-m", "12x").is_err());
+        assert!(parse_bytes("-m", "m").is_err());
+    }
+
+    #[test]
+    fn volume_flags() {
+        assert_eq!(
+            MountSpec::from_volume_flag("/data:/d:ro").unwrap(),
+            MountSpec::Bind {
+                source: "/data".into(),
+                target: "/d".into(),
+                readonly: true,
+                create: true
+            }
+        );
+        assert!(matches!(
+            MountSpec::from_volume_flag("vol:/d").unwrap(),
+            MountSpec::Volume { name: Some(n), readonly: false, .. } if n == "vol"
+        ));
+        assert!(matches!(
+            MountSpec::from_volume_flag("/d").unwrap(),
+            MountSpec::Volume { name: None, .. }
+        ));
+        assert!(MountSpec::from_volume_flag("vol:rel").is_err());
+        assert!(MountSpec::from_volume_flag("/a:/").is_err());
+        assert!(MountSpec::from_volume_flag("/a:/b:bogus").is_err());
+    }
+
+    #[test]
+    fn mount_flags() {
+        assert!(matches!(
+            MountSpec::from_mount_flag("type=bind,source=/x,target=/y,readonly").unwrap(),
+            MountSpec::Bind {
+                readonly: true,
+                create: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            MountSpec::from_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(),
+            MountSpec::Tmpfs {
+                size: Some(1048576),
+                ..
+            }
+        ));
+        assert!(MountSpec::from_mount_flag("type=bind,target=/y").is_err());
+        assert!(MountSpec::from_mount_flag("type=nfs,target=/y").is_err());
+        assert!(MountSpec::from_tmpfs_flag("/run:size=64k").is_ok());
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!("none".parse::<NetworkMode>().unwrap(), NetworkMode::None);
+        assert_eq!(
+            "mynet".parse::<NetworkMode>().unwrap(),
+            NetworkMode::Named("mynet".into())
+        );
+    }
+}

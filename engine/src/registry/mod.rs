@@ -1,0 +1,171 @@
+//! Images to and from registries: [`pull`] stores an image exactly as the
+//! registry serves it (same manifest, config and layer digests) and unpacks
+//! its layers into snapshots; [`push`] uploads a stored image's layers,
+//! config and manifest byte for byte (no recompression), so its digest is
+//! the same on both sides; [`login`] and [`logout`] manage credentials in
+//! docker's `config.json`.
+//!
+//! The network is behind the [`Remote`] trait (one repository of one
+//! registry); [`connect`] gives the real one over
+//! `rdock_registry_client`. Layers move [`PullOptions::jobs`] at a time
+//! (3 by default, as docker), each reported through [`TransferEvent`]s.
+//! Plain HTTP is used only for registries on loopback (`localhost`,
+//! `127.0.0.1`, `[::1]`) and those listed in [`RegistryOptions::insecure`]
+//! (the CLI's `--insecure-registry` and `RDOCK_INSECURE_REGISTRIES`).
+
+mod base;
+mod login;
+mod platform;
+mod pull;
+mod push;
+mod remote;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Read;
+
+use rdock_cache::oci_spec::image::Descriptor;
+use rdock_cache::Digest;
+use rdock_registry_client::ImageRef;
+
+pub use rdock_registry_client::BlobSink;
+
+use crate::error::Result;
+
+pub(crate) use base::ensure_base;
+pub use base::BaseOptions;
+pub use login::{login, logout};
+pub use platform::Platform;
+pub use pull::{pull, pull_from, PullOptions, Pulled};
+pub use push::{push, push_to, PushOptions, Pushed};
+pub use remote::connect;
+
+/// Annotation on an index.json entry: the `name@digest` the image was
+/// pulled as or pushed to (docker's RepoDigests).
+pub const ANNOTATION_REPO_DIGEST: &str = "io.rdock.repo.digest";
+
+/// A manifest or index as a registry served it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The `Content-Type` (or the document's own `mediaType`).
+    pub media_type: String,
+    /// The bytes, exactly as served.
+    pub bytes: Vec<u8>,
+}
+
+/// One repository of one registry: the network boundary of pull and push.
+/// Implementations check what they download against the digests asked for.
+pub trait Remote: Sync {
+    /// The manifest or index that `reference` (a tag or a digest) names.
+    fn manifest(&self, reference: &str) -> Result<Fetched>;
+    /// Streams the blob `layer` describes into `out` (which may be told to
+    /// truncate when a transfer resumes), calling `progress` with the
+    /// bytes received so far; `Ok` only once size and digest matched.
+    fn blob(
+        &self,
+        layer: &Descriptor,
+        out: &mut dyn BlobSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<()>;
+    /// Uploads the blob `layer` describes, reading it from `open` (again
+    /// if an upload restarts), unless the repository has it; returns
+    /// whether it was uploaded.
+    fn put_blob(
+        &self,
+        layer: &Descriptor,
+        open: &OpenBlob,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<bool>;
+    /// Stores a manifest or index under `reference` (a tag or its digest).
+    fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<()>;
+}
+
+/// Opens a blob's content from its start, for an upload.
+pub type OpenBlob = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Sync;
+
+/// What happens to one layer (or config) during a pull or push, for
+/// progress displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferEvent {
+    /// The layer is queued (docker: `Pulling fs layer`, `Preparing`).
+    Waiting { digest: Digest, size: u64 },
+    /// Nothing to move: the other side has it (`Already exists`,
+    /// `Layer already exists`).
+    Exists { digest: Digest },
+    /// Bytes moved so far.
+    Progress {
+        digest: Digest,
+        done: u64,
+        total: u64,
+    },
+    /// All bytes moved and verified (`Download complete`, `Pushed`).
+    Transferred { digest: Digest },
+    /// Unpacking into a snapshot has started (`Extracting`).
+    Extracting { digest: Digest },
+    /// The layer is stored and unpacked (`Pull complete`).
+    Complete { digest: Digest },
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Registries (`host[:port]`) reached over plain HTTP, besides loopback.
+    pub insecure: Vec<String>,
+}
+
+impl RegistryOptions {
+    /// Whether `domain` may be reached over plain HTTP.
+    pub fn is_insecure(&self, domain: &str) -> bool {
+        let host = match domain.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(rest),
+            None => domain.split(':').next().unwrap_or(domain),
+        };
+        matches!(host, "localhost" | "127.0.0.1" | "::1")
+            || self.insecure.iter().any(|i| i == domain)
+    }
+
+    /// The options with `RDOCK_INSECURE_REGISTRIES` (comma-separated) added.
+    pub fn with_env(mut self, value: Option<String>) -> RegistryOptions {
+        if let Some(value) = value {
+            self.insecure.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        self
+    }
+}
+
+/// The `name@digest`s images were pulled as or pushed to (docker's
+/// RepoDigests, in its short form), sorted and without repeats.
+pub(crate) fn repo_digests(images: &[crate::images::Image]) -> Vec<String> {
+    let mut out: Vec<String> = images
+        .iter()
+        .filter_map(|i| {
+            i.descriptor
+                .annotations()
+                .as_ref()?
+                .get(ANNOTATION_REPO_DIGEST)
+        })
+        .map(|d| match d.parse::<ImageRef>() {
+            Ok(r) => r.familiar(),
+            Err(_) => d.clone(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The tag or digest to ask the registry for.
+pub(crate) fn remote_reference(reference: &ImageRef) -> String {
+    reference
+        .digest()
+        .or(reference.tag())
+        .unwrap_or("latest")
+        .to_owned()
+}

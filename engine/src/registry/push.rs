@@ -1,0 +1,148 @@
+//! [`push`]: upload a stored image under its name: the layers and the
+//! config first (a few at a time, skipping blobs the repository has), then
+//! the manifest, byte for byte as stored, so the registry serves the same
+//! digests (an image built with gzip layers is not recompressed). An image
+//! stored as an index (from `load`) is pushed as its manifest for this
+//! host.
+
+use rdock_cache::oci_spec::image::Descriptor;
+use rdock_cache::{Digest, Store};
+use rdock_registry_client::ImageRef;
+
+use super::pull::{run_bounded, DEFAULT_JOBS};
+use super::ANNOTATION_REPO_DIGEST;
+use super::{connect, remote_reference, RegistryOptions, Remote, TransferEvent};
+use crate::error::{Error, Result};
+use crate::images::{bare, is_manifest, read_image};
+
+/// How to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Blobs moved at once (0: 3, docker's `max-concurrent-uploads` is 5).
+    pub jobs: usize,
+    /// Registries and their transport.
+    pub registry: RegistryOptions,
+}
+
+/// What [`push`] uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The name it was pushed as.
+    pub name: ImageRef,
+    /// The manifest digest the registry now serves for the tag.
+    pub digest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+}
+
+/// Pushes the image stored as `reference` to its registry.
+pub fn push(
+    store: &Store,
+    reference: &ImageRef,
+    opts: &PushOptions,
+    progress: &(dyn Fn(TransferEvent) + Sync),
+) -> Result<Pushed> {
+    // Checked before connecting: a missing image needs no network.
+    store
+        .resolve(&reference.to_string())?
+        .ok_or_else(|| Error::NoSuchTag {
+            reference: reference.familiar(),
+        })?;
+    let remote = connect(reference, &opts.registry)?;
+    push_to(store, remote.as_ref(), reference, opts, progress)
+}
+
+/// Pushes the image stored as `reference` through `remote`.
+pub fn push_to(
+    store: &Store,
+    remote: &dyn Remote,
+    reference: &ImageRef,
+    opts: &PushOptions,
+    progress: &(dyn Fn(TransferEvent) + Sync),
+) -> Result<Pushed> {
+    let name = reference.to_string();
+    let top = store.resolve(&name)?.ok_or_else(|| Error::NoSuchTag {
+        reference: reference.familiar(),
+    })?;
+    let image = read_image(store, Some(name.clone()), &top)?;
+    // Protects the image from a concurrent rmi and prune while it uploads.
+    let lease = store.lease()?;
+    let config = image.manifest.config().clone();
+    let mut blobs: Vec<Descriptor> = image.manifest.layers().clone();
+    blobs.push(config.clone());
+    for d in &blobs {
+        let digest = Digest::try_from(d.digest())?;
+        if !lease.protect_blob(&digest)? {
+            return Err(rdock_cache::Error::BlobNotFound { digest }.into());
+        }
+        // Docker shows layers only, not the config.
+        if d != &config {
+            progress(TransferEvent::Waiting {
+                digest,
+                size: d.size(),
+            });
+        }
+    }
+    let jobs = if opts.jobs == 0 {
+        DEFAULT_JOBS
+    } else {
+        opts.jobs
+    };
+    let quiet = |_| {};
+    run_bounded(&blobs, jobs, |d| {
+        let shown: &(dyn Fn(TransferEvent) + Sync) = if d == &config { &quiet } else { progress };
+        upload(store, remote, d, shown)
+    })?;
+
+    let bytes = store.read_blob(&image.manifest_digest)?;
+    let media_type = if is_manifest(top.media_type()) {
+        top.media_type().to_string()
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| rdock_cache::oci_spec::image::MediaType::ImageManifest.to_string())
+    };
+    remote.put_manifest(&remote_reference(reference), &media_type, &bytes)?;
+    if is_manifest(top.media_type()) {
+        let mut entry = bare(&top);
+        let mut annotations = top.annotations().clone().unwrap_or_default();
+        annotations.insert(
+            ANNOTATION_REPO_DIGEST.to_owned(),
+            format!("{}@{}", reference.name(), image.manifest_digest),
+        );
+        entry.set_annotations(Some(annotations));
+        store.tag(&name, &entry)?;
+    }
+    Ok(Pushed {
+        name: reference.clone(),
+        digest: image.manifest_digest,
+        size: bytes.len() as u64,
+    })
+}
+
+fn upload(
+    store: &Store,
+    remote: &dyn Remote,
+    d: &Descriptor,
+    progress: &(dyn Fn(TransferEvent) + Sync),
+) -> Result<()> {
+    let digest = Digest::try_from(d.digest())?;
+    let path = store.blob_path(&digest);
+    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::fs::File::open(&path)?))
+    };
+    let total = d.size();
+    let uploaded = remote.put_blob(d, &open, &|done| {
+        progress(TransferEvent::Progress {
+            digest: digest.clone(),
+            done,
+            total,
+        })
+    })?;
+    progress(match uploaded {
+        true => TransferEvent::Transferred { digest },
+        false => TransferEvent::Exists { digest },
+    });
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! Detached containers end to end, as root: `run -d` then `ps`, `logs`,
+//! `exec`, `stop`, `kill`, `rm`, `start`, `wait`; the restart policy;
+//! `--rm`; crash recovery when the monitor dies; and that nothing (mounts,
+//! cgroups, folders, names) is left behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{busybox_rootfs, rdock_bin, tempdir};
+
+fn rdock_in(root: &Path, args: &[&str]) -> Output {
+    Command::new(rdock_bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("RDOCK_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running rdock")
+}
+
+/// The store of this test binary.
+fn root_dir() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| tempdir("lifecycle", "store"))
+}
+
+fn rdock(args: &[&str]) -> Output {
+    rdock_in(root_dir(), args)
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = rdock(args);
+    assert!(
+        out.status.success(),
+        "rdock {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn inspect(name: &str) -> serde_json::Value {
+    let out = ok(&["container", "inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asserts that nothing of container `id` remains on the host.
+fn assert_gone(id: &str) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(id), "a mount of {id} is left");
+    for ctrl in ["memory", "pids", "cpu", "unified", ""] {
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(ctrl)
+            .join("rdock")
+            .join(id);
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+    let dir = root_dir().join("containers").join(id);
+    assert!(!dir.exists(), "{} is left", dir.display());
+    let ps = ok(&["ps", "-a", "--no-trunc", "-q"]);
+    assert!(!ps.contains(id), "ps -a still lists {id}");
+}
+
+fn setup() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let out = rdock(&["import", busybox_rootfs().to_str().unwrap(), "busybox"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+#[test]
+fn detached_ps_logs_exec_stop_rm() {
+    setup();
+    let name = format!("web-{}", std::process::id());
+    let id = ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.05; done",
+    ]);
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 64, "run -d prints the full ID: {id}");
+    let ps = ok(&["ps"]);
+    let line = ps.lines().find(|l| l.contains(&name)).expect("ps lists it");
+    assert!(line.starts_with(&id[..12]), "{line}");
+    assert!(line.contains("Up "), "{line}");
+    assert!(ps.starts_with("CONTAINER ID"), "{ps}");
+    wait_for("the first log line", || ok(&["logs", &name]) == "started\n");
+
+    // exec joins its namespaces: same hostname, same pid 1.
+    let out = ok(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert_eq!(out.lines().next().unwrap(), &id[..12]);
+    assert!(out.contains("sh -c echo started"), "{out}");
+    let out = rdock(&["exec", &name, "sh", "-c", "exit 5"]);
+    assert_eq!(out.status.code(), Some(5));
+    let out = rdock(&[
+        "exec",
+        "-e",
+        "X=1",
+        "-w",
+        "/tmp",
+        &name,
+        "sh",
+        "-c",
+        "echo $X; pwd",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n/tmp\n");
+
+    // Short ID prefixes work as names do.
+    let out = rdock(&["rm", &id[..8]]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rm of a running container needs -f"
+    );
+    ok(&["stop", &id[..8]]);
+    let state = inspect(&name);
+    assert_eq!(state["State"]["Status"], "exited");
+    assert_eq!(state["State"]["ExitCode"], 0);
+    assert_eq!(ok(&["logs", &name]), "started\nbye\n");
+    let ts = ok(&["logs", "-t", "--tail", "1", &name]);
+    assert!(ts.ends_with("Z bye\n"), "{ts}");
+    ok(&["rm", &name]);
+    assert_gone(&id);
+}
+
+#[test]
+fn stop_kills_after_the_timeout_and_kill_sends_signals() {
+    setup();
+    let id = ok(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.05; done",
+    ]);
+    let id = id.trim();
+    let t = Instant::now();
+    ok(&["stop", "-t", "1", id]);
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    assert_eq!(inspect(id)["State"]["ExitCode"], 137);
+
+    // start runs it again, kill -s sends the signal.
+    ok(&["start", id]);
+    assert_eq!(inspect(id)["State"]["Status"], "running");
+    ok(&["kill", "-s", "KILL", id]);
+    assert_eq!(ok(&["wait", id]), "137\n");
+    ok(&["rm", "-f", id]);
+    assert_gone(id);
+}
+
+#[test]
+fn restart_on_failure_restarts_twice() {
+    setup();
+    let id = ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    let id = id.trim();
+    assert_eq!(ok(&["wait", id]), "3\n");
+    let v = inspect(id);
+    assert_eq!(v["RestartCount"], 2, "{v}");
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(ok(&["logs", id]), "run\nrun\nrun\n");
+    ok(&["rm", id]);
+    assert_gone(id);
+}
+
+#[test]
+fn rm_option_removes_everything() {
+    setup();
+    let id = ok(&["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2"]);
+    let id = id.trim();
+    wait_for("--rm to remove it", || {
+        !root_dir().join("containers").join(id).exists()
+    });
+    assert_gone(id);
+    // Foreground --rm too.
+    let name = format!("fg-rm-{}", std::process::id());
+    assert!(rdock(&["run", "--rm", "--name", &name, "busybox", "true"])
+        .status
+        .success());
+    assert!(!ok(&["ps", "-a"]).contains(&name));
+    assert!(!rdock(&["container", "inspect", &name]).status.success());
+}
+
+#[test]
+fn dead_monitor_shows_exited_and_rm_cleans_up() {
+    setup();
+    let id = ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    assert!(inspect(id)["State"]["Pid"].as_i64().unwrap() > 0);
+    // Kill the monitor process (the parent of the container's init chain).
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root_dir().join("containers").join(id).join("state.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mpid = state["monitor_pid"].as_i64().unwrap().to_string();
+    assert!(Command::new("kill")
+        .args(["-9", &mpid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the monitor to die", || {
+        inspect(id)["State"]["Status"] == "exited"
+    });
+    ok(&["rm", id]);
+    assert_gone(id);
+}
+
+#[test]
+fn names_are_unique_and_volumes_in_use_stay() {
+    setup();
+    let name = format!("uniq-{}", std::process::id());
+    let vol = format!("v-{}", std::process::id());
+    ok(&[
+        "run",
+        "--name",
+        &name,
+        "-v",
+        &format!("{vol}:/v"),
+        "busybox",
+        "true",
+    ]);
+    let out = rdock(&["run", "--name", &name, "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is already in use"));
+    let out = rdock(&["volume", "rm", &vol]);
+    assert!(!out.status.success(), "a volume in use is kept");
+    ok(&["rm", &name]);
+    ok(&["volume", "rm", &vol]);
+}
+
+#[test]
+fn user_network_members_resolve_each_other_by_name() {
+    setup();
+    let net = format!("lcnet{}", std::process::id());
+    let srv = format!("srv{}", std::process::id());
+    ok(&["network", "create", &net]);
+    let id = ok(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "--network",
+        &net,
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let out = rdock(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &srv,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ok(&["rm", "-f", &srv]);
+    ok(&["network", "rm", &net]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 packets received"), "{text}");
+    assert_gone(id.trim());
+}

@@ -1,0 +1,579 @@
+//! End-to-end tests of `rdock pull`, `push`, `login`, `logout`, FROM of a
+//! missing base and `rbuild --push`, against Debian's `docker-registry`
+//! on loopback (tests/common/registry.rs): round trips into fresh stores,
+//! interop with skopeo both ways, the three auth set-ups, a dropped
+//! connection recovered, a corrupted blob refused with nothing stored, and
+//! docker's one-line errors. Each test has its own registry, stores and
+//! DOCKER_CONFIG, all under temp dirs removed at the end.
+
+mod common;
+#[path = "common/registry.rs"]
+mod registry;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use registry::{Auth, Fault, Proxy, Registry};
+use serde_json::Value;
+
+/// A test's folders: stores, contexts and docker config; removed on drop.
+struct Env {
+    dir: PathBuf,
+}
+
+impl Env {
+    fn new(name: &str) -> Env {
+        Env {
+            dir: common::tempdir("registry", name),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Runs `rdock --root <dir>/<root> ARGS` with DOCKER_CONFIG in the
+    /// test's folder, feeding `stdin`.
+    fn rdock(&self, root: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(common::rdock_bin());
+        cmd.arg("--root")
+            .arg(self.path(root))
+            .args(args)
+            .env("DOCKER_CONFIG", self.path("docker"))
+            .env_remove("RDOCK_INSECURE_REGISTRIES")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("running rdock");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("writing stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("waiting for rdock")
+    }
+
+    /// [`Env::rdock`] that must succeed; returns stdout.
+    fn ok(&self, root: &str, args: &[&str]) -> String {
+        let out = self.rdock(root, args, None);
+        assert!(
+            out.status.success(),
+            "rdock {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// [`Env::rdock`] that must fail with exit code 1; returns stderr.
+    fn fails(&self, root: &str, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.rdock(root, args, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "rdock {args:?} should fail:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).expect("utf-8 stderr")
+    }
+
+    /// A store with busybox imported and `name` built from it (two COPY
+    /// layers over busybox); returns the build's image ID.
+    fn build(&self, root: &str, name: &str, extra: &[&str]) -> String {
+        self.ok(
+            root,
+            &[
+                "import",
+                common::busybox_rootfs().to_str().unwrap(),
+                "busybox",
+            ],
+        );
+        let ctx = self.path("ctx");
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("hello.txt"), "hello from rdock\n").unwrap();
+        std::fs::write(ctx.join("big.bin"), pseudo_random(3 << 20)).unwrap();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM busybox\nCOPY hello.txt /hello.txt\nCOPY big.bin /data/big.bin\nCMD [\"cat\", \"/hello.txt\"]\n",
+        )
+        .unwrap();
+        let iid = self.path("iid");
+        let mut args = vec![
+            "build",
+            "--progress=plain",
+            "-t",
+            name,
+            "--iidfile",
+            iid.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(ctx.to_str().unwrap());
+        self.ok(root, &args);
+        std::fs::read_to_string(iid).unwrap()
+    }
+
+    fn inspect(&self, root: &str, name: &str) -> Value {
+        let out = self.ok(root, &["inspect", name]);
+        let v: Value = serde_json::from_str(&out).expect("inspect prints JSON");
+        v[0].clone()
+    }
+
+    /// The file tree of `image` in `root`, through a build with a local
+    /// output (`FROM image`): proves the pulled layers unpack.
+    fn tree(&self, root: &str, image: &str) -> PathBuf {
+        let ctx = self.path(&format!("tree-ctx-{root}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), format!("FROM {image}\n")).unwrap();
+        let dest = self.path(&format!("tree-{root}"));
+        let output = format!("type=local,dest={}", dest.display());
+        self.ok(
+            root,
+            &[
+                "build",
+                "--progress=plain",
+                "-o",
+                &output,
+                ctx.to_str().unwrap(),
+            ],
+        );
+        dest
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Incompressible bytes (xorshift), so layer sizes are real.
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn manifest_digest(image: &Value) -> String {
+    image["Manifest"]["digest"].as_str().unwrap().to_owned()
+}
+
+/// Runs a command that must succeed; returns stdout.
+fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Whether `rdock run` works in this build (helper C's work); if it does,
+/// runs `image`'s CMD and returns its output.
+fn try_run(env: &Env, root: &str, image: &str) -> Option<String> {
+    let out = env.rdock(root, &["run", "--rm", image], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("not available") || err.contains("unexpected argument") {
+        return None;
+    }
+    assert!(out.status.success(), "rdock run {image}: {err}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn build_push_pull_into_a_fresh_store_keeps_every_digest() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("roundtrip");
+    let name = format!("{}/rt/app:1", reg.host());
+    let id = env.build("a", &name, &[]);
+    let built = env.inspect("a", &name);
+    let push = env.ok("a", &["push", &name]);
+    assert!(
+        push.contains(&format!(
+            "The push refers to repository [{}/rt/app]",
+            reg.host()
+        )),
+        "{push}"
+    );
+    assert!(
+        push.contains(&format!("1: digest: {} size:", manifest_digest(&built))),
+        "{push}"
+    );
+    assert!(push.contains(": Pushed"), "{push}");
+
+    // A second push uploads nothing.
+    let again = env.ok("a", &["push", &name]);
+    assert!(!again.contains(": Pushed"), "{again}");
+    assert!(again.contains(": Layer already exists"), "{again}");
+
+    let pull = env.ok("b", &["pull", &name]);
+    assert!(pull.starts_with("1: Pulling from rt/app\n"), "{pull}");
+    assert!(pull.contains(": Pull complete"), "{pull}");
+    assert!(
+        pull.contains(&format!("Digest: {}", manifest_digest(&built))),
+        "{pull}"
+    );
+    assert!(
+        pull.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{pull}"
+    );
+    assert!(pull.ends_with(&format!("{name}\n")), "{pull}");
+    let pulled = env.inspect("b", &name);
+    assert_eq!(pulled["Id"], id.as_str());
+    assert_eq!(pulled["Manifest"], built["Manifest"]);
+    assert_eq!(pulled["RootFS"], built["RootFS"]);
+    assert_eq!(
+        pulled["RepoDigests"][0],
+        format!("{}/rt/app@{}", reg.host(), manifest_digest(&built)).as_str()
+    );
+    assert!(env
+        .ok("b", &["store", "verify"])
+        .ends_with(", 0 problems\n"));
+
+    let tree = env.tree("b", &name);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("hello.txt")).unwrap(),
+        "hello from rdock\n"
+    );
+    assert_eq!(
+        std::fs::read(tree.join("data/big.bin")).unwrap(),
+        pseudo_random(3 << 20)
+    );
+    if let Some(out) = try_run(&env, "b", &name) {
+        assert_eq!(out, "hello from rdock\n");
+    }
+
+    // Pulled again: nothing downloaded, docker's up-to-date status; -q
+    // prints the name only.
+    let again = env.ok("b", &["pull", &name]);
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}")),
+        "{again}"
+    );
+    assert!(!again.contains("Download complete"), "{again}");
+    assert_eq!(env.ok("b", &["pull", "-q", &name]), format!("{name}\n"));
+}
+
+#[test]
+fn from_pulls_a_missing_base_and_build_push_publishes() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("from");
+    let base = format!("{}/lib/base:1", reg.host());
+    env.build("a", &base, &["--push"]);
+    let pushed = env.inspect("a", &base);
+
+    // A store that has never seen the base: FROM pulls it.
+    let ctx = env.path("child");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {base}\nCOPY x /x\n")).unwrap();
+    std::fs::write(ctx.join("x"), "child\n").unwrap();
+    let child = format!("{}/lib/child:1", reg.host());
+    let out = env.rdock(
+        "c",
+        &[
+            "build",
+            "--progress=plain",
+            "-t",
+            &child,
+            ctx.to_str().unwrap(),
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("[internal] pull {base}")), "{err}");
+    assert_eq!(
+        env.inspect("c", &base)["Manifest"]["digest"],
+        pushed["Manifest"]["digest"]
+    );
+
+    // --pull checks the registry again even though the base is stored.
+    let out = env.rdock(
+        "c",
+        &[
+            "build",
+            "--progress=plain",
+            "--pull",
+            "-t",
+            &child,
+            ctx.to_str().unwrap(),
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("[internal] pull {base}")), "{err}");
+    // Without --pull, a stored base is used as it is.
+    let out = env.rdock(
+        "c",
+        &[
+            "build",
+            "--progress=plain",
+            "-t",
+            &child,
+            ctx.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("[internal] pull"));
+
+    // rbuild --push without a name is refused before building.
+    let err = env.fails("c", &["build", "--push", ctx.to_str().unwrap()], None);
+    assert!(err.contains("--push needs a name"), "{err}");
+}
+
+#[test]
+fn skopeo_reads_what_rdock_pushed_and_rdock_pulls_what_skopeo_pushed() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("skopeo");
+    let name = format!("{}/interop/rdock:1", reg.host());
+    let id = env.build("a", &name, &[]);
+    env.ok("a", &["push", &name]);
+    let digest = manifest_digest(&env.inspect("a", &name));
+
+    let remote = format!("docker://{name}");
+    let seen: Value =
+        serde_json::from_str(&sh("skopeo", &["inspect", "--tls-verify=false", &remote])).unwrap();
+    assert_eq!(seen["Digest"], digest.as_str());
+    let layout = env.path("skopeo-layout");
+    let dest = format!("oci:{}:copied", layout.display());
+    sh(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--preserve-digests",
+            "--dest-oci-accept-uncompressed-layers",
+            "--src-tls-verify=false",
+            &remote,
+            &dest,
+        ],
+    );
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+
+    // The other way: skopeo pushes an OCI layout; rdock pulls it.
+    let tar = env.path("saved.tar");
+    env.ok("a", &["save", "-o", tar.to_str().unwrap(), &name]);
+    let other = format!("{}/interop/skopeo:2", reg.host());
+    sh(
+        "skopeo",
+        &[
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            &format!("oci-archive:{}", tar.display()),
+            &format!("docker://{other}"),
+        ],
+    );
+    let theirs: Value = serde_json::from_str(&sh(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{other}"),
+        ],
+    ))
+    .unwrap();
+    env.ok("b", &["pull", &other]);
+    let pulled = env.inspect("b", &other);
+    assert_eq!(pulled["Id"], id.as_str());
+    assert_eq!(pulled["Manifest"]["digest"], theirs["Digest"]);
+    let tree = env.tree("b", &other);
+    assert!(tree.join("hello.txt").is_file());
+}
+
+/// Logs in with the wrong then the right password, pushes and pulls, logs
+/// out; `root` names the store.
+fn auth_round_trip(reg: &Registry, env: &Env, name: &str) {
+    env.build("a", name, &[]);
+    let config = env.path("docker/config.json");
+
+    let err = env.fails("a", &["push", name], None);
+    assert!(err.starts_with("rdock: "), "{err}");
+    assert!(err.contains("unauthorized"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let err = env.fails(
+        "a",
+        &["login", &reg.host(), "-u", "alice", "--password-stdin"],
+        Some("wrong\n"),
+    );
+    assert!(err.contains("unauthorized") || err.contains("401"), "{err}");
+    assert!(!config.exists(), "a failed login writes nothing");
+
+    let out = env.rdock(
+        "a",
+        &["login", &reg.host(), "-u", "alice", "--password-stdin"],
+        Some("s3cret\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert!(saved["auths"][reg.host()]["auth"].is_string(), "{saved}");
+
+    env.ok("a", &["push", name]);
+    env.ok("b", &["pull", name]);
+    assert_eq!(env.inspect("b", name)["Id"], env.inspect("a", name)["Id"]);
+
+    let out = env.ok("a", &["logout", &reg.host()]);
+    assert_eq!(
+        out,
+        format!("Removing login credentials for {}\n", reg.host())
+    );
+    let err = env.fails("c", &["pull", name], None);
+    assert!(err.contains("unauthorized"), "{err}");
+    assert_eq!(
+        env.ok("a", &["logout", &reg.host()]),
+        format!("Not logged in to {}\n", reg.host())
+    );
+}
+
+fn alice() -> Vec<(String, String)> {
+    vec![("alice".to_owned(), "s3cret".to_owned())]
+}
+
+#[test]
+fn htpasswd_registry_needs_login() {
+    let reg = Registry::start(Auth::Htpasswd(alice()));
+    let env = Env::new("htpasswd");
+    auth_round_trip(&reg, &env, &format!("{}/sec/app:1", reg.host()));
+}
+
+#[test]
+fn token_registry_needs_login() {
+    let reg = Registry::start(Auth::Token {
+        users: alice(),
+        anonymous_pull: false,
+    });
+    let env = Env::new("token");
+    auth_round_trip(&reg, &env, &format!("{}/tok/app:1", reg.host()));
+    let requests = reg.token_server().expect("token server").requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.account.as_deref() == Some("alice")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn no_auth_registry_login_and_logout() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("noauth");
+    let out = env.rdock(
+        "a",
+        &["login", &reg.host(), "-u", "bob", "--password-stdin"],
+        Some("anything"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = env.fails("a", &["login", &reg.host(), "--password-stdin"], Some("x"));
+    assert!(err.contains("username is required"), "{err}");
+    env.ok("a", &["logout", &reg.host()]);
+}
+
+#[test]
+fn a_connection_dropped_mid_blob_is_resumed() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("fault");
+    let name = format!("{}/fault/app:1", reg.host());
+    let id = env.build("a", &name, &[]);
+    env.ok("a", &["push", &name]);
+
+    let proxy = Proxy::start(&reg.host());
+    // Every blob GET of the first three is cut after 100 kB.
+    proxy.fault("GET", "/blobs/", Fault::DropBody(100_000), 3);
+    let through = format!("{}/fault/app:1", proxy.host());
+    env.ok("b", &["pull", &through]);
+    assert_eq!(env.inspect("b", &through)["Id"], id.as_str());
+    let resumed = proxy
+        .exchanges()
+        .iter()
+        .filter(|e| e.range.is_some())
+        .count();
+    assert!(resumed >= 1, "{:?}", proxy.exchanges());
+    assert!(env
+        .ok("b", &["store", "verify"])
+        .ends_with(", 0 problems\n"));
+}
+
+#[test]
+fn a_corrupted_blob_is_refused_and_nothing_is_stored() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("corrupt");
+    let name = format!("{}/bad/app:1", reg.host());
+    env.build("a", &name, &[]);
+    env.ok("a", &["push", &name]);
+    let big = env.inspect("a", &name)["Manifest"]["layers"][2]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let proxy = Proxy::start(&reg.host());
+    proxy.fault("GET", &big, Fault::Corrupt, 100);
+    let through = format!("{}/bad/app:1", proxy.host());
+    let err = env.fails("b", &["pull", &through], None);
+    assert!(err.contains(&big), "{err}");
+    assert!(err.contains("digest"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(env.ok("b", &["images", "-q"]), "");
+    assert!(env
+        .ok("b", &["store", "verify"])
+        .ends_with(", 0 problems\n"));
+    let blob = Path::new(&env.path("b"))
+        .join("blobs/sha256")
+        .join(&big[7..]);
+    assert!(!blob.exists());
+}
+
+#[test]
+fn registry_errors_are_one_line_naming_the_reference() {
+    let reg = Registry::start(Auth::None);
+    let env = Env::new("errors");
+    let missing = format!("{}/none/app:nope", reg.host());
+    let err = env.fails("a", &["pull", &missing], None);
+    assert!(err.contains("none/app:nope"), "{err}");
+    assert!(err.contains("manifest unknown"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let err = env.fails("a", &["pull", "no-such-host.invalid/x/y:1"], None);
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let err = env.fails("a", &["pull", "UPPER/Case"], None);
+    assert_eq!(
+        err,
+        "rdock: invalid reference format: repository name (Case) must be lowercase\n"
+    );
+    let err = env.fails("a", &["push", "app:bad tag"], None);
+    assert_eq!(err, "rdock: invalid reference format: \"app:bad tag\"\n");
+
+    let err = env.fails("a", &["push", &format!("{}/not/here:1", reg.host())], None);
+    assert!(
+        err.contains("an image does not exist locally with the tag"),
+        "{err}"
+    );
+
+    let err = env.fails("a", &["pull", "--platform", "linux/s390x", &missing], None);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
