@@ -20,14 +20,16 @@ rdock=${CARGO_TARGET_DIR:-$PWD/target}/release/rdock
 rm -rf "$work" && mkdir -p "$work"
 regpid=
 cleanup() {
-  [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
+  local rc=$?
+  if [ -n "$regpid" ]; then kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; fi
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_registry() { # a fresh, empty registry; sets $host
-  [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null || true
+  if [ -n "$regpid" ]; then kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; fi
   rm -rf "$work/registry" && mkdir -p "$work/registry"
   local port; port=$(free_port)
   cat >"$work/registry/config.yml" <<EOF
@@ -39,7 +41,10 @@ EOF
   docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
   regpid=$!
   host=127.0.0.1:$port
-  for _ in $(seq 50); do curl -sf "http://$host/v2/" >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 50); do
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "http://$host/v2/" 2>/dev/null && return
+    sleep 0.1
+  done
   echo "bench: registry did not start" >&2; exit 1
 }
 

@@ -61,7 +61,7 @@ podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driv
 "${podman[@]}" run --rm --network none localhost/bench-busybox true
 
 echo "== rrun and podman (${runs} runs each) =="
-hyperfine -N --warmup 3 --runs "$runs" \
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/peers.json" \
   -n "rrun --network none" "$rdock --root $root run --rm --network none busybox true" \
   -n "rrun (bridge)" "$rdock --root $root run --rm busybox true" \
   -n "podman run --network none" "${podman[*]} run --rm --network none localhost/bench-busybox true"
@@ -69,9 +69,19 @@ hyperfine -N --warmup 3 --runs "$runs" \
 echo "== crun (inside unshare -m, cgroup2 unmounted) =="
 unshare -m bash -c "
   umount /sys/fs/cgroup/unified 2>/dev/null || true
-  hyperfine -N --warmup 3 --runs $runs \
-    -n 'crun run' 'crun run --bundle $bundle rdock-bench-crun'
-  hyperfine -N --warmup 3 --runs $runs \
-    -n 'rrun --network none (same namespace as crun)' \
+  hyperfine -N --warmup 3 --runs $runs --export-json $work/crun.json \
+    -n 'crun run' 'crun run --bundle $bundle rdock-bench-crun' \
+    -n 'rrun --network none (cgroup2 unmounted, as crun)' \
     '$rdock --root $root run --rm --network none busybox true'
 "
+
+echo "== medians (ms) =="
+python3 - "$work/peers.json" "$work/crun.json" <<'PY'
+import json, statistics, sys
+print(f"{'command':50} {'median':>8} {'min':>8} {'mean':>8}")
+for path in sys.argv[1:]:
+    for r in json.load(open(path))["results"]:
+        t = [x * 1000 for x in r["times"]]
+        print(f"{r['command']:50} {statistics.median(t):8.1f} {min(t):8.1f} {statistics.mean(t):8.1f}")
+PY
+uptime

@@ -26,6 +26,9 @@ command -v umoci >/dev/null 2>&1 || need+=(umoci)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v git >/dev/null 2>&1 || need+=(git)
+# rrun's start benchmark (scripts/bench-run.sh): hyperfine, and crun as a peer.
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+command -v crun >/dev/null 2>&1 || need+=(crun)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

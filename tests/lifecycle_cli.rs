@@ -141,7 +141,17 @@ fn detached_ps_logs_exec_stop_rm() {
         Some(1),
         "rm of a running container needs -f"
     );
+    // logs -f follows until the container ends.
+    let follow = Command::new(rdock_bin())
+        .arg("--root")
+        .arg(root_dir())
+        .args(["logs", "-f", &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     ok(&["stop", &id[..8]]);
+    let followed = follow.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&followed.stdout), "started\nbye\n");
     let state = inspect(&name);
     assert_eq!(state["State"]["Status"], "exited");
     assert_eq!(state["State"]["ExitCode"], 0);
@@ -176,6 +186,23 @@ fn stop_kills_after_the_timeout_and_kill_sends_signals() {
     assert_eq!(ok(&["wait", id]), "137\n");
     ok(&["rm", "-f", id]);
     assert_gone(id);
+
+    // --stop-signal is what stop sends first.
+    let id = ok(&[
+        "run",
+        "-d",
+        "--stop-signal",
+        "USR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 7' USR1; while true; do sleep 0.05; done",
+    ]);
+    let id = id.trim();
+    std::thread::sleep(Duration::from_millis(300));
+    ok(&["stop", id]);
+    assert_eq!(inspect(id)["State"]["ExitCode"], 7);
+    ok(&["rm", id]);
 }
 
 #[test]
@@ -265,6 +292,20 @@ fn names_are_unique_and_volumes_in_use_stay() {
     assert!(!out.status.success(), "a volume in use is kept");
     ok(&["rm", &name]);
     ok(&["volume", "rm", &vol]);
+
+    // rm -v takes the container's anonymous volumes with it.
+    let anon = format!("anon-{}", std::process::id());
+    ok(&[
+        "run", "--name", &anon, "-v", "/anon", "busybox", "touch", "/anon/x",
+    ]);
+    let vol = inspect(&anon)["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(vol.len(), 64, "an anonymous volume gets a random name");
+    assert!(ok(&["volume", "ls", "-q"]).contains(&vol));
+    ok(&["rm", "-v", &anon]);
+    assert!(!ok(&["volume", "ls", "-q"]).contains(&vol));
 }
 
 #[test]
@@ -301,4 +342,90 @@ fn user_network_members_resolve_each_other_by_name() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 packets received"), "{text}");
     assert_gone(id.trim());
+}
+
+#[test]
+fn limits_land_in_the_container_cgroup() {
+    setup();
+    let id = ok(&[
+        "run",
+        "-d",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "-m",
+        "64m",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let id = id.trim();
+    let cg = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup")
+                .join(ctrl)
+                .join("rdock")
+                .join(id)
+                .join(file),
+        )
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+    };
+    let (quota, pids, mem) = (
+        cg("cpu", "cpu.cfs_quota_us"),
+        cg("pids", "pids.max"),
+        cg("memory", "memory.limit_in_bytes"),
+    );
+    ok(&["rm", "-f", id]);
+    assert_eq!(quota, "50000");
+    assert_eq!(pids, "50");
+    assert_eq!(mem, (64u64 << 20).to_string());
+    assert_gone(id);
+}
+
+#[test]
+fn images_of_containers_survive_rmi_and_prune() {
+    // Its own store: prune must not race the other tests' builds.
+    let root = tempdir("lifecycle", "prune-store");
+    let run = |args: &[&str]| rdock_in(&root, args);
+    let out = run(&["import", busybox_rootfs().to_str().unwrap(), "keepme"]);
+    assert!(out.status.success());
+    let out = run(&["run", "--name", "user", "keepme", "echo", "hello"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+
+    let out = run(&["rmi", "keepme"]);
+    assert!(!out.status.success(), "rmi of a used image needs -f");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("container") && err.contains("must force"),
+        "{err}"
+    );
+    assert!(run(&["rmi", "-f", "keepme"]).status.success());
+    let out = run(&["prune"]);
+    assert!(out.status.success());
+    assert!(run(&["store", "verify"]).status.success());
+
+    // The container still starts: its image's layers were kept.
+    let out = run(&["start", "user"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["wait", "user"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    let logs = String::from_utf8_lossy(&run(&["logs", "user"]).stdout).into_owned();
+    assert_eq!(logs, "hello\nhello\n");
+
+    // Without the container, prune takes the image's content.
+    assert!(run(&["rm", "user"]).status.success());
+    let out = run(&["prune"]);
+    assert!(out.status.success());
+    let blobs = std::fs::read_dir(root.join("blobs/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 0, "prune left blobs of an unused image");
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -403,3 +403,18 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
         stderr(&o)
     );
 }
+
+#[test]
+fn prune_removes_unused_user_networks_only() {
+    root_or_skip!();
+    let mut env = Env::new("prune");
+    let used = format!("rdt-used-{}", std::process::id());
+    let unused = format!("rdt-unused-{}", std::process::id());
+    env.network(&used);
+    env.network(&unused);
+    env.detached(&["--network", &used, "busybox", "sleep", "60"]);
+    let out = ok(env.rdock(&["network", "prune", "-f"]));
+    assert_eq!(out, format!("Deleted Networks:\n{unused}\n"));
+    let ls = ok(env.rdock(&["network", "ls"]));
+    assert!(ls.contains(&used) && !ls.contains(&unused), "{ls}");
+}

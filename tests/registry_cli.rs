@@ -240,6 +240,16 @@ fn build_push_pull_into_a_fresh_store_keeps_every_digest() {
     assert!(env
         .ok("b", &["store", "verify"])
         .ends_with(", 0 problems\n"));
+    let listed = env.ok("b", &["images", "--digests"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{}/rt/app ", reg.host())))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(row.contains(&manifest_digest(&built)), "{listed}");
+    assert!(
+        listed.lines().next().unwrap().contains("DIGEST"),
+        "{listed}"
+    );
 
     let tree = env.tree("b", &name);
     assert_eq!(
@@ -297,6 +307,18 @@ fn from_pulls_a_missing_base_and_build_push_publishes() {
         env.inspect("c", &base)["Manifest"]["digest"],
         pushed["Manifest"]["digest"]
     );
+
+    // Pushed to another repository of the same registry, the base's layers
+    // are mounted from the repository they came from, not sent again.
+    let out = env.ok("c", &["push", &child]);
+    let base_layers = pushed["Manifest"]["layers"].as_array().unwrap().len();
+    assert_eq!(
+        out.matches(": Mounted from lib/base").count(),
+        base_layers,
+        "{out}"
+    );
+    assert_eq!(out.matches(": Pushed").count(), 1, "{out}");
+    env.ok("d", &["pull", &child]);
 
     // --pull checks the registry again even though the base is stored.
     let out = env.rdock(

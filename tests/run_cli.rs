@@ -407,6 +407,20 @@ fn output_goes_to_the_terminal_and_the_log() {
 }
 
 #[test]
+fn capabilities_follow_the_flags() {
+    let caps = |flags: &[&str]| {
+        let mut args = vec!["--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", "grep CapEff /proc/self/status"]);
+        ok(&args).split_whitespace().nth(1).unwrap().to_owned()
+    };
+    assert_eq!(caps(&[]), "00000000a80425fb", "docker's default set");
+    assert_eq!(caps(&["--cap-drop", "ALL"]), "0000000000000000");
+    assert_eq!(caps(&["--cap-add", "NET_ADMIN"]), "00000000a80435fb");
+    assert_ne!(caps(&["--privileged"]), "00000000a80425fb");
+}
+
+#[test]
 fn interactive_passes_stdin() {
     let run = |args: &[&str]| {
         let mut child = Command::new(rdock_bin())

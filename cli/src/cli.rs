@@ -31,7 +31,7 @@ pub enum Command {
     /// Build an image from a Dockerfile (also run as `rbuild`)
     Build(BuildArgs),
     /// Run a command in a new container (also run as `rrun`)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List containers
     Ps(PsArgs),
     /// Show a container's output
@@ -127,6 +127,9 @@ pub struct ImagesArgs {
     /// Show full image IDs
     #[arg(long)]
     pub no_trunc: bool,
+    /// Show the registry digest each image was pulled as or pushed to
+    #[arg(long)]
+    pub digests: bool,
 }
 
 #[derive(Debug, Args)]
@@ -456,6 +459,12 @@ pub enum NetworkCommand {
         /// Network names or IDs
         #[arg(required = true)]
         networks: Vec<String>,
+    },
+    /// Remove every user network no running container uses
+    Prune {
+        /// Do not ask for confirmation (rdock never asks)
+        #[arg(short = 'f', long)]
+        force: bool,
     },
 }
 

@@ -41,7 +41,8 @@ pub enum Error {
     /// The content store failed.
     #[error(transparent)]
     Store(#[from] rdock_cache::Error),
-    /// An image name is not a valid reference.
+    /// An image name is not a valid reference, or talking to a registry
+    /// (or reading docker's config.json) failed.
     #[error(transparent)]
     Reference(#[from] rdock_registry_client::Error),
     /// No image has this name or ID.
@@ -53,6 +54,16 @@ pub enum Error {
     /// `rmi` by ID of an image that has several names, without `-f`.
     #[error("unable to delete {id} (must be forced): image is referenced by {}", .names.join(", "))]
     ImageInUse { id: String, names: Vec<String> },
+    /// Reading the containers (for what they keep alive).
+    #[error(transparent)]
+    Container(Box<crate::containers::ContainerError>),
+    /// `rmi` without `-f` of the last name of an image a container uses.
+    #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {id}")]
+    ImageUsedByContainer {
+        reference: String,
+        container: String,
+        id: String,
+    },
     /// A stored manifest, index or config does not parse.
     #[error("parsing {what} {digest}")]
     ParseBlob {
@@ -150,7 +161,9 @@ pub enum Error {
     #[error("no matching manifest for {platform} in the manifest list entries of {reference}")]
     NoMatchingPlatform { reference: String, platform: String },
     /// A registry served a manifest that does not hash to its digest.
-    #[error("manifest of {reference} is corrupt: expected {expected}, its content hashes to {actual}")]
+    #[error(
+        "manifest of {reference} is corrupt: expected {expected}, its content hashes to {actual}"
+    )]
     ManifestDigest {
         reference: String,
         expected: String,
@@ -159,7 +172,10 @@ pub enum Error {
     /// `push` of a name the store does not have.
     #[error("an image does not exist locally with the tag: {reference}")]
     NoSuchTag { reference: String },
-    /// No registry client is available for this reference.
-    #[error("cannot reach the registry of {reference}: registry access is not available in this version yet")]
-    RegistryUnavailable { reference: String },
+}
+
+impl From<crate::containers::ContainerError> for Error {
+    fn from(e: crate::containers::ContainerError) -> Error {
+        Error::Container(Box::new(e))
+    }
 }

@@ -54,17 +54,17 @@ pub use images::{
     ImportOptions, LoadedImage, Removed,
 };
 pub use networks::{
-    network_config, network_create, network_find, network_inspect, network_ls, network_rm,
-    NetworkCreate, NetworkError, NetworkInfo,
+    network_config, network_create, network_find, network_inspect, network_ls, network_prune,
+    network_rm, NetworkCreate, NetworkError, NetworkInfo,
 };
 pub use rdock_builder::Event as BuildEvent;
 pub use rdock_builder::NamedContext;
 pub use rdock_cache::{Compression, Digest, Problem, PruneReport, Store, VerifyReport};
 pub use rdock_registry_client::ImageRef;
 pub use registry::{
-    connect, login, logout, pull, pull_from, push, push_to, BaseOptions, BlobSink, Fetched,
-    OpenBlob, Platform, PullOptions, Pulled, PushOptions, Pushed, RegistryOptions, Remote,
-    TransferEvent,
+    connect, login, logout, pull, pull_from, push, push_to, repo_digest, BaseOptions, BlobPush,
+    BlobSink, Fetched, OpenBlob, Platform, PullOptions, Pulled, PushOptions, Pushed,
+    RegistryOptions, Remote, TransferEvent,
 };
 pub use secrets::{mount_sources, SecretSource, SecretSpec, SshSpec};
 pub use volumes::{volume_create, volume_ls, volume_rm, Volume};

@@ -5,8 +5,8 @@
 //! in `/run`); [`network_config`] gives `rdock run` the
 //! [`rdock_runner::net::NetworkConfig`] to attach to.
 //!
-//! [`network_create`], [`network_ls`], [`network_rm`] and
-//! [`network_inspect`] back the CLI; errors are [`NetworkError`]s.
+//! [`network_create`], [`network_ls`], [`network_rm`], [`network_prune`]
+//! and [`network_inspect`] back the CLI; errors are [`NetworkError`]s.
 
 use std::fs;
 use std::io::Read;
@@ -303,6 +303,23 @@ pub fn network_rm(root: &Path, name_or_id: &str) -> Result<NetworkInfo> {
     let path = record(root, &info.name);
     fs::remove_file(&path).map_err(io("remove", &path))?;
     Ok(info)
+}
+
+/// Removes every user network no running container is attached to; their
+/// names come back, sorted.
+pub fn network_prune(root: &Path) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for info in user_networks(root)? {
+        let in_use = match &info.config {
+            Some(c) => net::endpoints(&c.name)?.iter().any(|e| e.netns.exists()),
+            None => false,
+        };
+        if !in_use {
+            network_rm(root, &info.id)?;
+            removed.push(info.name);
+        }
+    }
+    Ok(removed)
 }
 
 /// `docker network inspect`'s JSON for one network, with its running

@@ -26,15 +26,33 @@
 //! - [`Client::blob_exists`]; [`Client::push_blob`] skips present blobs
 //!   ([`PushedHow::Exists`]), mounts from another repository of the same
 //!   registry ([`PushedHow::Mounted`]), else uploads
-//!   ([`PushedHow::Uploaded`]): one PUT up to
-//!   [`ClientOptions::chunk_size`], PATCH chunks then PUT above, hashing
-//!   the content as it goes and completing the upload only if it matches.
-//! - [`Client::check_login`] for `login`; [`auth`]: [`auth::DockerConfig`]
+//!   ([`PushedHow::Uploaded`]): one PUT (content read into memory) up to
+//!   [`ClientOptions::chunk_size`]; above, PATCH chunks of that size
+//!   streamed from the reader (nothing buffered), then the PUT that
+//!   commits. The content is hashed as it is sent and the upload is
+//!   committed only if it matches the descriptor. A failed chunk resumes
+//!   from the offset the registry reports, or in a new session if the
+//!   registry dropped the old one (the reference registry does after a
+//!   cut PATCH), re-reading the content through `open` when needed.
+//! - [`Client::check_login`] and [`Client::login`] (which also returns
+//!   the identity token a token service issues) for `login`; [`auth`]:
+//!   [`auth::DockerConfig`]
 //!   (docker's `config.json`: `auths`, `identitytoken`, `credsStore`,
 //!   `credHelpers` through `docker-credential-NAME` processes; `store` and
 //!   `erase` as `docker login`/`logout` write them),
 //!   [`auth::config_key`] (`docker.io` is `https://index.docker.io/v1/`),
 //!   [`auth::StaticCredentials`], [`auth::Anonymous`].
+//!
+//! Retries: connection errors, 500/502/503/504 and 429 are retried
+//! [`RetryPolicy::attempts`] times with doubling backoff (429 and 503 wait
+//! `Retry-After` when given, up to [`RetryPolicy::max_retry_after`]); a
+//! blob download resumes with `Range` after a drop or a stall longer than
+//! [`ClientOptions::timeout`] and gives up only after that many tries in a
+//! row without progress; unknown hosts fail at once.
+//!
+//! Tests run against Debian's `docker-registry` started by the shared
+//! harness `tests/common/registry.rs` (no auth, htpasswd, token server;
+//! fault-injecting proxy), and against skopeo for interop.
 //!
 //! Authentication follows the registry's `WWW-Authenticate` challenge:
 //! Basic, or Bearer tokens from its token service (anonymous or with the
@@ -54,8 +72,8 @@ mod error;
 mod manifest;
 pub mod reference;
 mod transport;
-mod upload;
 mod types;
+mod upload;
 
 pub use auth::{CredentialSource, Credentials};
 pub use blob::{BlobSink, OpenBlob, PushedHow};

@@ -52,6 +52,9 @@ pub(crate) struct Call<'a> {
     pub body: Option<&'a dyn Fn() -> Result<Body>>,
     /// Credentials that replace the configured ones (`login`).
     pub credentials: Option<&'a Credentials>,
+    /// False for a streamed body that can be sent only once: no retry
+    /// and no re-authentication, the caller recovers.
+    pub replayable: bool,
 }
 
 impl<'a> Call<'a> {
@@ -64,6 +67,7 @@ impl<'a> Call<'a> {
             headers: Vec::new(),
             body: None,
             credentials: None,
+            replayable: true,
         }
     }
 }
@@ -156,7 +160,10 @@ impl Transport {
                 Ok(resp) => resp,
                 Err(e) => {
                     let cause = error_chain(&e);
-                    if attempt >= self.opts.retry.attempts || cause.contains("dns error") {
+                    if attempt >= self.opts.retry.attempts
+                        || cause.contains("dns error")
+                        || !call.replayable
+                    {
                         return Err(Error::Connect {
                             method: call.method.to_string(),
                             url: call.url.clone(),
@@ -168,7 +175,7 @@ impl Transport {
                 }
             };
             let status = resp.status();
-            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+            if status == StatusCode::UNAUTHORIZED && !reauthenticated && call.replayable {
                 let challenge = resp
                     .headers()
                     .get(WWW_AUTHENTICATE)
@@ -194,12 +201,8 @@ impl Transport {
                 }
                 return Ok(resp);
             }
-            let transient = status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::BAD_GATEWAY
-                || status == StatusCode::SERVICE_UNAVAILABLE
-                || status == StatusCode::GATEWAY_TIMEOUT
-                || status == StatusCode::INTERNAL_SERVER_ERROR;
-            if transient && attempt < self.opts.retry.attempts {
+            let transient = is_transient(status);
+            if transient && attempt < self.opts.retry.attempts && call.replayable {
                 let wait = retry_after(resp.headers())
                     .map(|d| d.min(self.opts.retry.max_retry_after))
                     .unwrap_or_else(|| self.opts.retry.backoff(attempt));
@@ -332,7 +335,31 @@ impl Transport {
                 req
             }
         };
-        let resp = req.send().map_err(|e| fail(error_chain(&e)))?;
+        // Token services rate-limit and fail too: retry them like the rest.
+        let mut attempt = 0u32;
+        let resp = loop {
+            attempt += 1;
+            let last = attempt >= self.opts.retry.attempts;
+            let this = req
+                .try_clone()
+                .expect("token requests have in-memory bodies");
+            match this.send() {
+                Ok(resp) if is_transient(resp.status()) && !last => {
+                    let wait = retry_after(resp.headers())
+                        .map(|d| d.min(self.opts.retry.max_retry_after))
+                        .unwrap_or_else(|| self.opts.retry.backoff(attempt));
+                    std::thread::sleep(wait);
+                }
+                Ok(resp) => break resp,
+                Err(e) => {
+                    let cause = error_chain(&e);
+                    if last || cause.contains("dns error") {
+                        return Err(fail(cause));
+                    }
+                    std::thread::sleep(self.opts.retry.backoff(attempt));
+                }
+            }
+        };
         let status = resp.status();
         let body = read_small(resp);
         if !status.is_success() {
@@ -432,6 +459,15 @@ fn read_small(resp: Response) -> Vec<u8> {
     let mut body = Vec::new();
     let _ = resp.take(SMALL_BODY).read_to_end(&mut body);
     body
+}
+
+/// Statuses worth another try: overload and passing server trouble.
+fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::BAD_GATEWAY
+        || status == StatusCode::SERVICE_UNAVAILABLE
+        || status == StatusCode::GATEWAY_TIMEOUT
+        || status == StatusCode::INTERNAL_SERVER_ERROR
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

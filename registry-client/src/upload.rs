@@ -6,7 +6,7 @@
 //! registry's upload offset.
 
 use std::io::{self, Read};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use reqwest::blocking::{Body, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
@@ -87,6 +87,18 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
+    /// A new upload session (after the registry dropped the old one).
+    fn restart(&self) -> Result<String> {
+        let url = format!("{}/v2/{}/blobs/uploads/", self.base, self.repo.path());
+        let mut call = self.call(Method::POST, url);
+        call.headers.push((CONTENT_LENGTH.as_str(), "0".into()));
+        let resp = self.client.t.send(&call)?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error(&self.what, resp));
+        }
+        location(&self.base, &resp, &self.what)
+    }
+
     fn call(&self, method: Method, url: String) -> Call<'_> {
         let mut call = Call::new(method, url, self.repo.domain());
         call.scopes = self.scopes.clone();
@@ -101,56 +113,140 @@ impl Upload<'_> {
         }
     }
 
-    fn run(&self, mut location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
-        let chunk_size = self.client.t.opts.chunk_size.max(1);
-        let mut reader = open().map_err(|e| self.read_err(e))?;
+    fn local_mismatch(&self, actual: u64) -> Error {
+        Error::SizeMismatch {
+            what: format!("local content of blob {}", self.desc.digest),
+            expected: self.desc.size,
+            actual,
+        }
+    }
+
+    fn check_digest(&self, hasher: &Sha256) -> Result<()> {
+        let actual = Digest::from_sha256(&hasher.clone().finalize());
+        if actual != self.desc.digest {
+            return Err(Error::DigestMismatch {
+                what: format!("local content of blob {}", self.desc.digest),
+                expected: self.desc.digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn run(&self, location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
+        if self.desc.size <= self.client.t.opts.chunk_size.max(1) {
+            self.monolithic(location, open, progress)
+        } else {
+            self.streamed(location, open, progress)
+        }
+    }
+
+    /// A small blob: read and checked in memory, then one PUT.
+    fn monolithic(&self, location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
+        let mut content = Vec::with_capacity(self.desc.size as usize);
+        open()
+            .and_then(|r| r.take(self.desc.size + 1).read_to_end(&mut content))
+            .map_err(|e| self.read_err(e))?;
+        if content.len() as u64 != self.desc.size {
+            return Err(self.local_mismatch(content.len() as u64));
+        }
         let mut hasher = Sha256::new();
-        let mut sent = 0u64;
-        let single = self.desc.size <= chunk_size;
-        loop {
-            let want = (self.desc.size - sent).min(chunk_size);
-            let mut chunk = Vec::with_capacity(want as usize);
-            (&mut reader)
-                .take(want + u64::from(sent + want == self.desc.size))
-                .read_to_end(&mut chunk)
-                .map_err(|e| self.read_err(e))?;
-            if chunk.len() as u64 != want {
-                return Err(Error::SizeMismatch {
-                    what: format!("local content of blob {}", self.desc.digest),
-                    expected: self.desc.size,
-                    actual: sent + chunk.len() as u64,
+        hasher.update(&content);
+        self.check_digest(&hasher)?;
+        let url = with_digest(&location, &self.desc.digest);
+        let body = Piece::new(&Arc::new(content), 0, 0, progress);
+        let resp = self.send_body(Method::PUT, url, body, None)?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(status_error(&self.what, resp));
+        }
+        progress.report(self.desc.size);
+        Ok(())
+    }
+
+    /// A large blob: PATCH chunks streamed from the reader (hashed as they
+    /// go; nothing is held in memory), then the PUT that commits it, sent
+    /// only if the hash matches. After a failed chunk the registry says
+    /// how much it has and the upload goes on from there, re-reading the
+    /// content from its start if it must go back.
+    fn streamed(&self, mut location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
+        let chunk_size = self.client.t.opts.chunk_size.max(1);
+        let size = self.desc.size;
+        let reader = open().map_err(|e| self.read_err(e))?;
+        let src = Arc::new(Mutex::new(Source::new(reader)));
+        let mut pos = 0u64;
+        let mut failures = 0u32;
+        while pos < size {
+            if src.lock().expect("source").read != pos {
+                self.rewind(&src, pos, open)?;
+            }
+            let end = (pos + chunk_size).min(size);
+            let window = Window {
+                src: src.clone(),
+                end,
+                progress: progress.clone(),
+            };
+            let resp = self.send_stream(location.clone(), window, pos, end);
+            if let Some(failure) = src.lock().expect("source").failure.take() {
+                return Err(match failure {
+                    Failure::Short(n) => self.local_mismatch(n),
+                    Failure::Read(e) => self.read_err(e),
                 });
             }
-            hasher.update(&chunk);
-            let last = sent + want == self.desc.size;
-            if last {
-                let actual = Digest::from_sha256(&hasher.clone().finalize());
-                if actual != self.desc.digest {
-                    return Err(Error::DigestMismatch {
-                        what: format!("local content of blob {}", self.desc.digest),
-                        expected: self.desc.digest.to_string(),
-                        actual: actual.to_string(),
-                    });
+            match resp {
+                Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
+                    location = location_or(&self.base, &resp, location)?;
+                    pos = end;
+                    failures = 0;
+                    continue;
                 }
-            }
-            let chunk = Arc::new(chunk);
-            if single {
-                // Small blob: one PUT with the content.
-                let url = with_digest(&location, &self.desc.digest);
-                let body = Piece::new(&chunk, 0, 0, progress);
-                let resp = self.send_body(Method::PUT, url, body, None)?;
-                if resp.status() != StatusCode::CREATED {
+                Ok(resp)
+                    if resp.status() != StatusCode::RANGE_NOT_SATISFIABLE
+                        && !resp.status().is_server_error()
+                        && resp.status() != StatusCode::TOO_MANY_REQUESTS =>
+                {
                     return Err(status_error(&self.what, resp));
                 }
-                progress.report(self.desc.size);
-                return Ok(());
+                Err(e @ Error::Connect { .. })
+                    if failures + 1 >= self.client.t.opts.retry.attempts =>
+                {
+                    return Err(e);
+                }
+                Err(e @ Error::Connect { .. }) => drop(e),
+                Err(e) => return Err(e),
+                Ok(_) => {}
             }
-            location = self.patch(location, &chunk, sent, progress)?;
-            sent += want;
-            progress.report(sent);
-            if last {
-                break;
+            failures += 1;
+            if failures >= self.client.t.opts.retry.attempts {
+                return Err(Error::Status {
+                    what: self.what.clone(),
+                    status: format!("chunk at offset {pos} failed {failures} times"),
+                });
             }
+            std::thread::sleep(self.client.t.opts.retry.backoff(failures));
+            // Ask the registry how much it has, and go on from there. The
+            // reference registry drops a session whose PATCH was cut:
+            // then start again with a new one, as docker does.
+            let (loc, have) = match self.status(&location) {
+                Ok(found) => found,
+                Err(e) if e.is_not_found() => (self.restart()?, 0),
+                Err(e) => return Err(e),
+            };
+            location = loc;
+            if have > end || (have < pos && have != 0) {
+                return Err(Error::Status {
+                    what: self.what.clone(),
+                    status: format!("upload offset {have} outside the chunk {pos}-{end}"),
+                });
+            }
+            pos = have;
+        }
+        {
+            let mut s = src.lock().expect("source");
+            let mut extra = [0u8; 1];
+            if s.reader.read(&mut extra).map_err(|e| self.read_err(e))? > 0 {
+                return Err(self.local_mismatch(size + 1));
+            }
+            self.check_digest(&s.hasher)?;
         }
         let url = with_digest(&location, &self.desc.digest);
         let body = Piece::new(&Arc::new(Vec::new()), 0, 0, &Progress::none());
@@ -161,54 +257,41 @@ impl Upload<'_> {
         Ok(())
     }
 
-    /// PATCHes `chunk` (starting at `start` in the blob); if the registry
-    /// got part of it before a failure, sends only the rest.
-    fn patch(
-        &self,
-        mut location: String,
-        chunk: &Arc<Vec<u8>>,
-        start: u64,
-        progress: &Progress,
-    ) -> Result<String> {
-        let mut from = 0usize;
-        for _ in 0..self.client.t.opts.retry.attempts {
-            let first = start + from as u64;
-            let range = format!("{first}-{}", start + chunk.len() as u64 - 1);
-            let body = Piece::new(chunk, from, start + from as u64, progress);
-            let resp = self.send_body(Method::PATCH, location.clone(), body, Some(range));
-            match resp {
-                Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
-                    return location_or(&self.base, &resp, location);
-                }
-                Ok(resp)
-                    if resp.status() != StatusCode::RANGE_NOT_SATISFIABLE
-                        && !resp.status().is_server_error() =>
-                {
-                    return Err(status_error(&self.what, resp));
-                }
-                _ => {}
+    /// Reopens the content and reads (and hashes) it up to `to`.
+    fn rewind(&self, src: &Mutex<Source>, to: u64, open: OpenBlob) -> Result<()> {
+        let mut fresh = Source::new(open().map_err(|e| self.read_err(e))?);
+        let mut buf = vec![0u8; 256 << 10];
+        while fresh.read < to {
+            let want = buf.len().min((to - fresh.read) as usize);
+            let n = fresh
+                .reader
+                .read(&mut buf[..want])
+                .map_err(|e| self.read_err(e))?;
+            if n == 0 {
+                return Err(self.local_mismatch(fresh.read));
             }
-            // Ask the registry how much it has, and go on from there.
-            let (loc, have) = self.status(&location)?;
-            location = loc;
-            if have < start || have > start + chunk.len() as u64 {
-                return Err(Error::Status {
-                    what: self.what.clone(),
-                    status: format!("upload offset {have} outside the chunk at {start}"),
-                });
-            }
-            from = (have - start) as usize;
-            if from == chunk.len() {
-                return Ok(location);
-            }
+            fresh.hasher.update(&buf[..n]);
+            fresh.read += n as u64;
         }
-        Err(Error::Status {
-            what: self.what.clone(),
-            status: format!(
-                "chunk at offset {start} failed {} times",
-                self.client.t.opts.retry.attempts
-            ),
-        })
+        *src.lock().expect("source") = fresh;
+        Ok(())
+    }
+
+    /// One PATCH of `window` (bytes `start..end`), sent once: its body
+    /// cannot be replayed, [`Upload::streamed`] recovers instead.
+    fn send_stream(&self, url: String, window: Window, start: u64, end: u64) -> Result<Response> {
+        let len = end - start;
+        let body = move || Ok(Body::sized(window.clone(), len));
+        let mut call = self.call(Method::PATCH, url);
+        call.headers
+            .push((CONTENT_TYPE.as_str(), "application/octet-stream".into()));
+        call.headers
+            .push((CONTENT_LENGTH.as_str(), len.to_string()));
+        call.headers
+            .push((CONTENT_RANGE.as_str(), format!("{start}-{}", end - 1)));
+        call.body = Some(&body);
+        call.replayable = false;
+        self.client.t.send(&call)
     }
 
     /// The upload's location and how many bytes the registry has.
@@ -259,6 +342,68 @@ impl Upload<'_> {
         }
         call.body = Some(&body);
         self.client.t.send(&call)
+    }
+}
+
+/// The content being pushed, read once in order.
+struct Source {
+    reader: Box<dyn Read + Send>,
+    hasher: Sha256,
+    /// Bytes read (and hashed) so far.
+    read: u64,
+    failure: Option<Failure>,
+}
+
+enum Failure {
+    /// The content ended after this many bytes.
+    Short(u64),
+    Read(io::Error),
+}
+
+impl Source {
+    fn new(reader: Box<dyn Read + Send>) -> Source {
+        Source {
+            reader,
+            hasher: Sha256::new(),
+            read: 0,
+            failure: None,
+        }
+    }
+}
+
+/// A request body: the source's bytes up to `end`, hashed and reported as
+/// they are read.
+#[derive(Clone)]
+struct Window {
+    src: Arc<Mutex<Source>>,
+    end: u64,
+    progress: Progress,
+}
+
+impl Read for Window {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.src.lock().expect("source");
+        let left = self.end.saturating_sub(s.read);
+        if left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match s.reader.read(&mut buf[..want]) {
+            Ok(0) => {
+                s.failure = Some(Failure::Short(s.read));
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok(n) => n,
+            Err(e) => {
+                let kind = e.kind();
+                s.failure = Some(Failure::Read(e));
+                return Err(kind.into());
+            }
+        };
+        s.hasher.update(&buf[..n]);
+        s.read += n as u64;
+        self.progress.report(s.read);
+        Ok(n)
     }
 }
 

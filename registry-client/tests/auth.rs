@@ -263,6 +263,84 @@ fn token_auth_without_anonymous_pull() {
     );
 }
 
+#[test]
+fn token_service_overload_is_retried() {
+    let reg = Registry::start(Auth::Token {
+        users: users(),
+        anonymous_pull: true,
+    });
+    let host = reg.host();
+    let tokens = reg.token_server().unwrap();
+    let image = Image::new(33, &[10]);
+    image.push(
+        &with_creds(&host, "bob", "builder"),
+        &repo(&host, "busy/app"),
+        "1",
+    );
+    let r: ImageRef = format!("{host}/busy/app:1").parse().unwrap();
+    tokens.fail_next(429, 1);
+    tokens.fail_next(503, 1);
+    let start = std::time::Instant::now();
+    let got = anonymous().resolve(&r, &Platform::host()).unwrap();
+    assert_eq!(got.manifest.digest, image.digest());
+    // Both answers said to wait a second.
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+
+    tokens.fail_next(503, 10);
+    let err = anonymous().resolve(&r, &Platform::host()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "getting a token for {host} from {}: 503 Service Unavailable: injected failure",
+            tokens.realm()
+        )
+    );
+}
+
+#[test]
+fn registry_checks_token_scopes() {
+    let reg = Registry::start(Auth::Token {
+        users: users(),
+        anonymous_pull: true,
+    });
+    let host = reg.host();
+    let image = Image::new(34, &[10]);
+    let alice = with_creds(&host, "alice", "wonderland");
+    image.push(&alice, &repo(&host, "scoped/a"), "1");
+    image.push(&alice, &repo(&host, "scoped/b"), "1");
+    // A token for scoped/a, asked for by hand.
+    let realm = reg.token_server().unwrap().realm();
+    let token_host = realm
+        .trim_start_matches("http://")
+        .trim_end_matches("/token");
+    let path = format!(
+        "/token?service={}&scope=repository:scoped/a:pull",
+        registry::TOKEN_SERVICE
+    );
+    let (status, _, body) = registry::http_get(token_host, &path, &[]).unwrap();
+    assert_eq!(status, 200);
+    let body = String::from_utf8(body).unwrap();
+    let token = body
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap();
+    let bearer = format!("Bearer {token}");
+    let get = |repo: &str| {
+        let path = format!("/v2/{repo}/manifests/1");
+        let accept = rdock_registry_client::media_type::OCI_MANIFEST;
+        registry::http_get(
+            &host,
+            &path,
+            &[("Authorization", &bearer), ("Accept", accept)],
+        )
+        .unwrap()
+        .0
+    };
+    assert_eq!(get("scoped/a"), 200);
+    assert_eq!(get("scoped/b"), 401);
+}
+
 fn repo_of(host: &str, path: &str) -> rdock_registry_client::Repository {
     repo(host, path)
 }

@@ -16,6 +16,13 @@ fn rootfs(dir: &Path) {
     fs::create_dir_all(&bin).unwrap();
     fs::create_dir_all(dir.join("lower/etc")).unwrap();
     fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    // Like real images: the mount points exist, so no stubs are made.
+    for d in ["proc", "dev", "sys"] {
+        fs::create_dir_all(dir.join("lower").join(d)).unwrap();
+    }
+    for f in ["hostname", "hosts", "resolv.conf"] {
+        fs::write(dir.join("lower/etc").join(f), "").unwrap();
+    }
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8(list.stdout).unwrap().lines() {
         if applet != "busybox" {

@@ -9,12 +9,23 @@ use std::time::{Duration, Instant};
 
 use rdock_runner::{spawn, Network, RunSpec, Stdio};
 
+fn image_dirs(lower: &std::path::Path) {
+    for d in ["proc", "dev", "sys", "etc"] {
+        fs::create_dir_all(lower.join(d)).unwrap();
+    }
+    for f in ["hostname", "hosts", "resolv.conf"] {
+        fs::write(lower.join("etc").join(f), "").unwrap();
+    }
+}
+
 fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = tmp.path().join("lower/bin");
     fs::create_dir_all(&bin).unwrap();
     fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
     symlink("busybox", bin.join("true")).unwrap();
+    // Like real images: the mount points exist, so no stubs are made.
+    image_dirs(&tmp.path().join("lower"));
     let mut n = 0;
     let mut make = |f: &dyn Fn(&mut RunSpec)| {
         n += 1;

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -132,6 +133,49 @@ impl CgroupFs {
             v2: self.is_v2(),
             depth: name.split('/').count(),
         })
+    }
+}
+
+/// Descriptors a new process joins a [`Cgroup`] by (see
+/// [`Cgroup::open_join_files`]).
+#[derive(Debug, Default)]
+pub(crate) struct JoinFiles {
+    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`.
+    pub(crate) v2_dir: Option<std::os::fd::OwnedFd>,
+    /// Its `cgroup.procs`, when cloning into it is not possible.
+    pub(crate) v2_procs: Option<std::os::fd::OwnedFd>,
+    /// The v1 controllers' `tasks` files.
+    pub(crate) v1_tasks: Vec<std::os::fd::OwnedFd>,
+}
+
+/// The same as raw descriptors, for the forked children.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct JoinFds {
+    pub(crate) v2_dir: Option<RawFd>,
+    pub(crate) v2_procs: Option<RawFd>,
+    pub(crate) v1_tasks: Vec<RawFd>,
+}
+
+impl JoinFiles {
+    pub(crate) fn raw(&self) -> JoinFds {
+        JoinFds {
+            v2_dir: self.v2_dir.as_ref().map(AsRawFd::as_raw_fd),
+            v2_procs: self.v2_procs.as_ref().map(AsRawFd::as_raw_fd),
+            v1_tasks: self.v1_tasks.iter().map(AsRawFd::as_raw_fd).collect(),
+        }
+    }
+}
+
+impl JoinFds {
+    /// Every descriptor, for the keep list of `close_range`.
+    pub(crate) fn all(&self) -> Vec<RawFd> {
+        let mut out: Vec<RawFd> = self.v2_dir.into_iter().chain(self.v2_procs).collect();
+        out.extend(&self.v1_tasks);
+        out
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.v2_dir.is_none() && self.v2_procs.is_none() && self.v1_tasks.is_empty()
     }
 }
 
@@ -299,6 +343,42 @@ impl Cgroup {
         self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
+    /// What a new single-threaded process joins the cgroup by, opened
+    /// close-on-exec by the (privileged) caller. On v1 that is `tasks`:
+    /// moving only the writing thread skips the global threadgroup lock
+    /// whose write side waits for an RCU grace period (milliseconds per
+    /// container). The v2 tree (pure or hybrid) is best entered at fork with
+    /// `CLONE_INTO_CGROUP` through its directory; its `cgroup.procs` is the
+    /// fallback.
+    pub(crate) fn open_join_files(&self) -> Result<JoinFiles> {
+        let open = |p: &Path| -> Result<std::os::fd::OwnedFd> {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map(Into::into)
+                .map_err(io("open", p))
+        };
+        let mut files = JoinFiles::default();
+        for d in &self.dirs {
+            if self.v2 || self.is_unified(d) {
+                let dir = fs::File::open(d).map_err(io("open", d))?;
+                files.v2_dir = Some(dir.into());
+                files.v2_procs = Some(open(&d.join("cgroup.procs"))?);
+            } else {
+                files.v1_tasks.push(open(&d.join("tasks"))?);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Whether `dir` is in the hybrid layout's v2 tree.
+    fn is_unified(&self, dir: &Path) -> bool {
+        dir.ancestors()
+            .nth(self.depth)
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "unified")
+    }
+
     /// Whether the OOM killer killed a task of this cgroup.
     pub fn oom_killed(&self) -> bool {
         let (file, key) = if self.v2 {
@@ -396,8 +476,10 @@ pub fn remove_cgroup(name: &str) -> Result<()> {
     cg.remove()
 }
 
-/// The cgroup directories of a running process (from `/proc/<pid>/cgroup`)
-/// other than the root ones, for `exec` to join.
+/// The files a new single-threaded process joins the cgroups of a running
+/// process by (from `/proc/<pid>/cgroup`, root ones skipped), for `exec`:
+/// `tasks` on v1 (no global lock, see [`Cgroup::open_join_files`]),
+/// `cgroup.procs` on v2.
 pub(crate) fn procs_files_of(pid: i32, root: &Path) -> Vec<PathBuf> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let v2 = root.join("cgroup.controllers").exists();
@@ -413,7 +495,12 @@ pub(crate) fn procs_files_of(pid: i32, root: &Path) -> Vec<PathBuf> {
                 "" => root.join("unified"),
                 c => root.join(c.strip_prefix("name=").unwrap_or(c)),
             };
-            let procs = base.join(path.trim_start_matches('/')).join("cgroup.procs");
+            let file = if ctrls.is_empty() {
+                "cgroup.procs"
+            } else {
+                "tasks"
+            };
+            let procs = base.join(path.trim_start_matches('/')).join(file);
             procs.exists().then_some(procs)
         })
         .collect()

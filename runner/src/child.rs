@@ -52,15 +52,72 @@ pub(crate) fn intermediate(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) ->
         report::send(report_fd, &Report::Failure(e));
         exit(1);
     }
-    // SAFETY: this process is single-threaded (it was just forked).
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => init(plan, report_fd),
-        Ok(ForkResult::Parent { child }) => reap(child, report_w, status_fd),
+    // Born in the v2 cgroup when possible (not from a user namespace: the
+    // kernel checks the cloning process's own credentials then).
+    let into = plan
+        .cgroup_join
+        .v2_dir
+        .filter(|_| plan.userns_sync.is_none());
+    match fork_into_cgroup(into) {
+        Ok((ForkResult::Child, joined_v2)) => init(plan, report_fd, joined_v2),
+        Ok((ForkResult::Parent { child }, _)) => reap(child, report_w, status_fd),
         Err(errno) => {
             report::send(report_fd, &Report::Failure(sys(Stage::Fork, "")(errno)));
             exit(1)
         }
     }
+}
+
+/// `fork`, or with a cgroup directory `clone3(CLONE_INTO_CGROUP)`, which
+/// places the child without the migration (and its RCU grace period) a
+/// later `cgroup.procs` write costs. Falls back to `fork` where the kernel
+/// refuses; the bool says whether the child is already in the cgroup.
+fn fork_into_cgroup(cgroup_dir: Option<RawFd>) -> Result<(ForkResult, bool), Errno> {
+    if let Some(dir) = cgroup_dir {
+        #[repr(C)]
+        #[derive(Default)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        let args = CloneArgs {
+            flags: CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: dir as u64,
+            ..CloneArgs::default()
+        };
+        // SAFETY: without CLONE_VM this is fork: the child gets a copy of
+        // this single-threaded process and returns here with 0; it only
+        // runs this crate's code (no pthread state that would need glibc's
+        // fork bookkeeping) before execve or _exit.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        match rc {
+            0 => return Ok((ForkResult::Child, true)),
+            pid if pid > 0 => {
+                let child = nix::unistd::Pid::from_raw(pid as i32);
+                return Ok((ForkResult::Parent { child }, true));
+            }
+            _ => {} // older kernel or refused: fork and migrate instead
+        }
+    }
+    // SAFETY: this process is single-threaded (it was just forked).
+    unsafe { nix::unistd::fork() }.map(|r| (r, false))
 }
 
 /// The intermediate's job once the command is forked: report its pid,
@@ -144,7 +201,7 @@ pub(crate) fn clean_process(stdio: &[Option<RawFd>; 3], keep: &[RawFd]) -> Resul
 
 /// Standard streams, descriptor hygiene, and the namespaces.
 fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
-    let keep: Vec<RawFd> = [
+    let mut keep: Vec<RawFd> = [
         Some(report_w),
         Some(status_w),
         plan.pty,
@@ -154,6 +211,7 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
+    keep.extend(plan.cgroup_join.all());
     clean_process(&plan.stdio, &keep)?;
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -177,9 +235,6 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
     let Some(sync) = plan.userns_sync else {
         return unshare(flags).map_err(sys(Stage::Namespaces, ""));
     };
-    // Host credentials are gone once in the user namespace: join the
-    // cgroup first (this process then counts in it until it exits).
-    join_cgroup(&plan.cgroup_procs, false)?;
     unshare(flags | CloneFlags::CLONE_NEWUSER).map_err(sys(Stage::Namespaces, "user"))?;
     // Ask the parent to write the id maps and wait until it has.
     let mut byte = [1u8];
@@ -202,39 +257,39 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
 }
 
 /// Runs as pid 1 of the new pid namespace; never returns.
-fn init(plan: &Plan<'_>, report_fd: BorrowedFd<'_>) -> ! {
-    let Err(e) = setup_and_exec(plan, report_fd);
+fn init(plan: &Plan<'_>, report_fd: BorrowedFd<'_>, joined_v2: bool) -> ! {
+    let Err(e) = setup_and_exec(plan, report_fd, joined_v2);
     report::send(report_fd, &Report::Failure(e));
     exit(127)
 }
 
-/// Writes this process into the cgroup, then gives it a cgroup namespace
-/// rooted there.
-pub(crate) fn join_cgroup(procs: &[std::path::PathBuf], new_ns: bool) -> Result<()> {
-    for p in procs {
-        std::fs::write(p, "0").map_err(|e| Error::Setup {
-            stage: Stage::Cgroup,
-            detail: p.display().to_string(),
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-        })?;
+/// Writes this process into the cgroup through files the parent opened
+/// (the kernel checks the opener's credentials, so this works from a user
+/// namespace too), then gives it a cgroup namespace rooted there.
+fn join_cgroup(join: &crate::cgroup::JoinFds, joined_v2: bool) -> Result<()> {
+    let v2 = join.v2_procs.filter(|_| !joined_v2);
+    for fd in join.v1_tasks.iter().chain(&v2) {
+        // SAFETY: one of the parent's descriptors, kept open.
+        let file = unsafe { BorrowedFd::borrow_raw(*fd) };
+        nix::unistd::write(file, b"0").map_err(sys(Stage::Cgroup, "cgroup.procs"))?;
     }
-    if new_ns && !procs.is_empty() {
+    for fd in join.all() {
+        // SAFETY: the command must not inherit them.
+        unsafe { libc::close(fd) };
+    }
+    if !join.is_empty() {
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys(Stage::Cgroup, "cgroup namespace"))?;
     }
     Ok(())
 }
 
-fn setup_and_exec(plan: &Plan<'_>, report_fd: BorrowedFd<'_>) -> Result<Infallible> {
+fn setup_and_exec(
+    plan: &Plan<'_>,
+    report_fd: BorrowedFd<'_>,
+    joined_v2: bool,
+) -> Result<Infallible> {
     let spec = plan.spec;
-    let procs: &[std::path::PathBuf] = if plan.userns_sync.is_some() {
-        &[] // joined by the intermediate
-    } else {
-        &plan.cgroup_procs
-    };
-    join_cgroup(procs, true)?;
-    if plan.userns_sync.is_some() && !plan.cgroup_procs.is_empty() {
-        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys(Stage::Cgroup, "cgroup namespace"))?;
-    }
+    join_cgroup(&plan.cgroup_join, joined_v2)?;
     crate::rootfs::build(&crate::syscall::Linux, plan, &mut |stub| {
         report::send(report_fd, &Report::Stub(stub.to_owned()))
     })?;

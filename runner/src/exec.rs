@@ -12,11 +12,12 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::unistd::{pipe2, ForkResult};
 
-use crate::child::{clean_process, exit, join_cgroup, reap};
+use crate::child::{clean_process, exit, reap};
 use crate::error::{Error, Result, Stage};
 use crate::process::{ProcessPlan, SecurityPlan};
 use crate::report::{self, Report};
-use crate::run::{sys, Cleanup, Running, StdioSetup};
+use crate::run::sys;
+use crate::running::{Cleanup, Running, StdioSetup};
 use crate::spec::ExecSpec;
 
 /// Namespaces joined, in order: the user namespace first so the others
@@ -35,6 +36,9 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
 /// Starts `spec` inside the container whose pid 1 has host pid
 /// `target_pid`, returning once it has been exec'd. Its `wait` reports the
 /// exec'd process's own exit.
+///
+/// Only the new process joins the container's cgroup; like [`crate::spawn`]
+/// it dies with the calling thread.
 pub fn exec(target_pid: i32, spec: &ExecSpec) -> Result<Running> {
     let invalid = |reason: &str| Error::InvalidSpec {
         field: "args",
@@ -130,18 +134,25 @@ fn intermediate(
             BorrowedFd::borrow_raw(status_w),
         )
     };
-    if let Err(e) = join(plan, stdio, procs, namespaces, status_w) {
-        report::send(report_fd, &Report::Failure(e));
-        exit(1);
-    }
+    let cgroup_fds = match join(plan, stdio, procs, namespaces, status_w) {
+        Ok(fds) => fds,
+        Err(e) => {
+            report::send(report_fd, &Report::Failure(e));
+            exit(1);
+        }
+    };
     // SAFETY: this process is single-threaded (it was just forked).
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            let Err(e) = crate::process::become_and_exec(plan);
+            let Err(e) =
+                enter_cgroup(&cgroup_fds).and_then(|()| crate::process::become_and_exec(plan));
             report::send(report_fd, &Report::Failure(e));
             exit(127)
         }
-        Ok(ForkResult::Parent { child }) => reap(child, plan.report, status_fd),
+        Ok(ForkResult::Parent { child }) => {
+            drop(cgroup_fds);
+            reap(child, plan.report, status_fd)
+        }
         Err(errno) => {
             let e = Error::Setup {
                 stage: Stage::Fork,
@@ -160,12 +171,26 @@ fn join(
     procs: &[std::path::PathBuf],
     namespaces: &[(RawFd, CloneFlags, &str)],
     status_w: RawFd,
-) -> Result<()> {
+) -> Result<Vec<OwnedFd>> {
     let mut keep = vec![plan.report, status_w];
     keep.extend(plan.pty);
     keep.extend(namespaces.iter().map(|(fd, _, _)| *fd));
     clean_process(stdio, &keep)?;
-    join_cgroup(procs, false)?;
+    // Only the new process joins the cgroup (a cleanup that kills the
+    // cgroup must not kill the process reporting its status), and it can
+    // only do so after the namespaces changed its view: open the files now.
+    let mut cgroup_fds = Vec::new();
+    for p in procs {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(|e| Error::Setup {
+                stage: Stage::Cgroup,
+                detail: p.display().to_string(),
+                errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            })?;
+        cgroup_fds.push(OwnedFd::from(file));
+    }
     for (fd, flag, name) in namespaces {
         // SAFETY: the descriptor is one of the namespace files kept open.
         let ns = unsafe { BorrowedFd::borrow_raw(*fd) };
@@ -176,6 +201,19 @@ fn join(
         })?;
         // SAFETY: not needed any more, and the command must not inherit it.
         unsafe { libc::close(*fd) };
+    }
+    Ok(cgroup_fds)
+}
+
+/// Writes this process into the cgroups opened before the namespaces
+/// changed.
+fn enter_cgroup(fds: &[OwnedFd]) -> Result<()> {
+    for fd in fds {
+        nix::unistd::write(fd, b"0").map_err(|errno| Error::Setup {
+            stage: Stage::Cgroup,
+            detail: "cgroup.procs".to_owned(),
+            errno,
+        })?;
     }
     Ok(())
 }

@@ -19,9 +19,11 @@
 //! user, installs Docker's default seccomp profile, and execs the command as
 //! pid 1 (or under a tiny init). It returns a [`Running`] once the command
 //! has been exec'd: [`Running::pid`], [`Running::pty_master`],
-//! [`Running::signal`] and [`Running::wait`], which gives a [`Finished`]
-//! (the [`Outcome`] and whether the OOM killer struck) after removing the
-//! cgroup, mount stubs and runtime files. [`run`] is spawn plus wait.
+//! [`Running::signal`] (or a [`Signaller`] for another thread, pidfd-based
+//! so a recycled pid is never hit) and [`Running::wait`], which gives a
+//! [`Finished`] (the [`Outcome`] and whether the OOM killer struck) after
+//! removing the cgroup, runtime files and (for build steps, which have no
+//! cgroup) the mount stubs. [`run`] is spawn plus wait.
 //! Failures before the command starts are typed [`Error`]s with the failing
 //! [`Stage`], and leave nothing behind.
 //!
@@ -46,11 +48,13 @@
 //!   upper/work dirs belong to the mapped ids, as dockerd's userns-remap
 //!   prepares them. Root writes the maps itself; other callers need
 //!   `newuidmap`/`newgidmap` (Debian's `uidmap`) and `/etc/subuid` ranges.
-//!   In that mode the helper process joins the cgroup too (one more task).
 //! - A cgroup is created in every hierarchy: cgroup v2 when
 //!   `/sys/fs/cgroup` is cgroup2, else the v1 `memory`, `cpu`, `pids` and
-//!   `freezer` controllers plus the hybrid `unified` tree. The container
-//!   sees its own cgroup (read-only) at `/sys/fs/cgroup`, as with Docker.
+//!   `freezer` controllers plus the hybrid `unified` tree. The container is
+//!   born in the v2 cgroup (`clone3` with `CLONE_INTO_CGROUP`) and joins v1
+//!   ones through `tasks`, which avoids the RCU grace period a
+//!   `cgroup.procs` migration waits for. The container sees its own
+//!   cgroup (read-only) at `/sys/fs/cgroup`, as with Docker.
 //! - Runtime dirs carry their owner's pid; a later run removes those of
 //!   processes that were killed before they could clean up.
 //!
@@ -89,6 +93,7 @@ mod pty;
 mod report;
 mod rootfs;
 mod run;
+mod running;
 mod seccomp;
 mod security;
 mod spec;
@@ -101,7 +106,8 @@ pub use cgroup::{kill_cgroup, remove_cgroup, Cgroup, CgroupFs};
 pub use error::{Error, Result, Stage};
 pub use exec::exec;
 pub use pty::resize_pty;
-pub use run::{run, spawn, Running, Signaller};
+pub use run::{run, spawn};
+pub use running::{Running, Signaller};
 pub use security::{CapSet, Security};
 pub use spec::{
     ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,

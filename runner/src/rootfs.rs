@@ -487,7 +487,7 @@ mod tests {
             stdio: [None; 3],
             pty: None,
             netns: None,
-            cgroup_procs: Vec::new(),
+            cgroup_join: Default::default(),
             cgroup_mounts: Vec::new(),
             security: crate::process::SecurityPlan::new(&Default::default()).unwrap(),
             userns_sync: None,

@@ -1,28 +1,22 @@
-//! [`run`]: the parent side. Prepares a runtime directory (the merged mount
-//! point and the generated `/etc` files), forks the sandbox, collects its
-//! reports, output and exit status, enforces the timeout, and removes the
-//! mount stubs from the upper dir.
+//! [`spawn`] and [`run`]: the parent side. Prepares a runtime directory
+//! (the merged mount point and the generated `/etc` files), the cgroup, the
+//! security plan and the streams, forks the sandbox, and hands over to
+//! [`crate::Running`].
 
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
-use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::Signal;
-use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, ForkResult, Pid};
 
-use crate::cgroup::{Cgroup, CgroupFs};
-use crate::child::{self, TAG_EXIT, TAG_PID, TAG_SIGNAL};
+use crate::cgroup::CgroupFs;
+use crate::child;
 use crate::error::{Error, Result};
-use crate::report::{self, Report};
-use crate::spec::{ExitStatus, Finished, Network, Outcome, RunSpec, Stdio};
-use crate::{net, stubs};
+use crate::net;
+use crate::running::{Cleanup, Running, StdioSetup};
+use crate::spec::{Network, Outcome, RunSpec};
 
 /// Everything the children need, computed before `fork`.
 #[derive(Debug)]
@@ -38,8 +32,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) pty: Option<RawFd>,
     /// The network namespace to join.
     pub(crate) netns: Option<RawFd>,
-    /// `cgroup.procs` files the container's first process joins.
-    pub(crate) cgroup_procs: Vec<PathBuf>,
+    /// What the container's first process joins its cgroup by.
+    pub(crate) cgroup_join: crate::cgroup::JoinFds,
     /// What to mount at `/sys/fs/cgroup`.
     pub(crate) cgroup_mounts: Vec<crate::cgroup::CgroupMount>,
     /// Capabilities and the compiled seccomp filters.
@@ -88,24 +82,23 @@ impl RuntimeDir {
                 .map_err(io("chmod", &dir.0))?;
         }
         let read_host = |p: &str| fs::read_to_string(p).ok();
-        let files = [
-            ("hostname", format!("{}\n", spec.hostname)),
-            (
-                "hosts",
-                net::hosts(
-                    spec.network.clone(),
-                    &spec.hostname,
-                    read_host("/etc/hosts").as_deref(),
-                ),
-            ),
-            (
-                "resolv.conf",
-                net::resolv_conf(
-                    spec.network.clone(),
-                    read_host("/etc/resolv.conf").as_deref(),
-                ),
-            ),
-        ];
+        let mut files = vec![("hostname", format!("{}\n", spec.hostname))];
+        // Files the caller provides are not generated.
+        if spec.hosts_file.is_none() {
+            let text = net::hosts(
+                spec.network.clone(),
+                &spec.hostname,
+                read_host("/etc/hosts").as_deref(),
+            );
+            files.push(("hosts", text));
+        }
+        if spec.resolv_conf.is_none() {
+            let text = net::resolv_conf(
+                spec.network.clone(),
+                read_host("/etc/resolv.conf").as_deref(),
+            );
+            files.push(("resolv.conf", text));
+        }
         for (name, text) in files {
             let path = dir.0.join(name);
             fs::write(&path, text).map_err(io("write", &path))?;
@@ -174,7 +167,7 @@ pub(crate) fn remove_volatile_marker(work_dir: &Path) {
 ///
 /// Failures before the command starts (a mount, a missing user, exec of a
 /// missing binary) come back as typed [`Error`]s; the command's own failure
-/// is an [`Outcome`] with a non-zero [`ExitStatus`]. Nothing stays mounted
+/// is an [`Outcome`] with a non-zero [`crate::ExitStatus`]. Nothing stays mounted
 /// afterwards, and mount points the sandbox had to create (`/etc/hostname`,
 /// `/proc`, bind targets, ...) are removed from the upper dir.
 pub fn run(spec: &RunSpec) -> Result<Outcome> {
@@ -184,6 +177,10 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
 /// Starts `spec` in a fresh sandbox and returns once the command has been
 /// exec'd (or with the typed error that stopped it first; then nothing is
 /// left behind).
+///
+/// The sandbox is tied to the calling thread by a parent-death signal: it
+/// is killed when that thread ends, so call this from a thread that lives
+/// as long as the container (waiting and signalling may happen elsewhere).
 pub fn spawn(spec: &RunSpec) -> Result<Running> {
     spec.validate()?;
     let rt = RuntimeDir::create(spec)?;
@@ -226,17 +223,26 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
         )),
         _ => None,
     };
-    let cgroup = match &spec.cgroup {
-        Some(name) => Some(CgroupFs::default().create(name, &spec.resources)?),
-        None => None,
-    };
     let security = crate::process::SecurityPlan::new(&spec.security)?;
-    let cleanup = Cleanup {
+    // From here on, dropping `cleanup` (an early return) undoes everything.
+    let mut cleanup = Cleanup {
         work: Some(spec.work_dir.clone()),
-        upper: Some(spec.upper_dir.clone()),
+        // A container's upper dir is its own (and a restart needs the same
+        // mount points): only build steps, whose upper dir becomes a layer,
+        // get their mount stubs removed. Removing them also costs a
+        // copied-up directory's disk blocks (discards) on every run.
+        upper: spec.cgroup.is_none().then(|| spec.upper_dir.clone()),
         stubs: Vec::new(),
-        cgroup,
+        cgroup: None,
         _rt: Some(rt),
+    };
+    if let Some(name) = &spec.cgroup {
+        cleanup.cgroup = Some(CgroupFs::default().create(name, &spec.resources)?);
+    }
+    // Opened here, as root in our namespaces, for the child to join by.
+    let cgroup_files = match &cleanup.cgroup {
+        Some(cg) => cg.open_join_files()?,
+        None => crate::cgroup::JoinFiles::default(),
     };
     let io_setup = StdioSetup::new(spec.stdio, spec.capture_limit)?;
     let (report_r, report_w) = pipe()?;
@@ -257,11 +263,7 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
         stdio: io_setup.child_fds(),
         pty: io_setup.pty_child_fd(),
         netns: netns.as_ref().map(AsRawFd::as_raw_fd),
-        cgroup_procs: cleanup
-            .cgroup
-            .as_ref()
-            .map(|c| c.procs_files())
-            .unwrap_or_default(),
+        cgroup_join: cgroup_files.raw(),
         cgroup_mounts: cleanup
             .cgroup
             .as_ref()
@@ -277,7 +279,7 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
         ForkResult::Child => child::intermediate(&plan, report_w.as_raw_fd(), status_w.as_raw_fd()),
         ForkResult::Parent { child } => child,
     };
-    drop((report_w, status_w, netns));
+    drop((report_w, status_w, netns, cgroup_files));
     let map_error = match (sync, &spec.userns) {
         (Some((parent, child)), Some(map)) => {
             drop(child);
@@ -299,374 +301,8 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))
-}
-
-/// The parent's ends of the standard streams.
-#[derive(Debug)]
-pub(crate) struct StdioSetup {
-    /// Descriptors the child installs as 0, 1, 2 (kept open until fork).
-    keep: Vec<OwnedFd>,
-    fds: [Option<RawFd>; 3],
-    /// Capture pipes' read ends.
-    readers: Vec<OwnedFd>,
-    limit: usize,
-    /// (parent end, child end) of the socket the pty master comes back on.
-    pty: Option<(OwnedFd, OwnedFd)>,
-}
-
-/// What the parent keeps after `fork`.
-#[derive(Debug)]
-pub(crate) struct ParentStdio {
-    readers: Vec<JoinHandle<Vec<u8>>>,
-    pty: Option<OwnedFd>,
-}
-
-impl StdioSetup {
-    pub(crate) fn new(stdio: Stdio, limit: usize) -> Result<StdioSetup> {
-        let mut s = StdioSetup {
-            keep: Vec::new(),
-            fds: [None; 3],
-            readers: Vec::new(),
-            limit,
-            pty: None,
-        };
-        match stdio {
-            Stdio::Inherit => {}
-            Stdio::Fds {
-                stdin,
-                stdout,
-                stderr,
-            } => s.fds = [Some(stdin), Some(stdout), Some(stderr)],
-            Stdio::Null | Stdio::Capture | Stdio::Pty => {
-                let null: OwnedFd = fs::File::options()
-                    .read(true)
-                    .write(true)
-                    .open("/dev/null")
-                    .map_err(io("open", Path::new("/dev/null")))?
-                    .into();
-                s.fds = [Some(null.as_raw_fd()); 3];
-                s.keep.push(null);
-                if stdio == Stdio::Capture {
-                    for slot in &mut s.fds[1..] {
-                        let (r, w) = pipe()?;
-                        *slot = Some(w.as_raw_fd());
-                        s.readers.push(r);
-                        s.keep.push(w);
-                    }
-                }
-                if stdio == Stdio::Pty {
-                    s.pty = Some(crate::pty::socketpair()?);
-                }
-            }
-        }
-        Ok(s)
-    }
-
-    pub(crate) fn child_fds(&self) -> [Option<RawFd>; 3] {
-        self.fds
-    }
-
-    pub(crate) fn pty_child_fd(&self) -> Option<RawFd> {
-        self.pty.as_ref().map(|(_, c)| c.as_raw_fd())
-    }
-
-    /// Closes the child's ends and starts the capture threads.
-    pub(crate) fn after_fork(self) -> ParentStdio {
-        let limit = self.limit;
-        let readers = self
-            .readers
-            .into_iter()
-            .map(|fd| std::thread::spawn(move || read_tail(fd, limit)))
-            .collect();
-        ParentStdio {
-            readers,
-            pty: self.pty.map(|(parent, _child)| parent),
-        }
-    }
-}
-
-/// What is undone after the command ends.
-#[derive(Debug)]
-pub(crate) struct Cleanup {
-    /// The overlay work dir, whose `volatile` marker goes.
-    pub(crate) work: Option<PathBuf>,
-    pub(crate) upper: Option<PathBuf>,
-    pub(crate) stubs: Vec<String>,
-    pub(crate) cgroup: Option<Cgroup>,
-    pub(crate) _rt: Option<RuntimeDir>,
-}
-
-impl Cleanup {
-    fn run(&mut self) -> Result<bool> {
-        let mut oom = false;
-        if let Some(cg) = self.cgroup.take() {
-            oom = cg.oom_killed();
-            // Stray tasks of a joined pid namespace die with its pid 1, but
-            // an exec'd process may still be exiting.
-            cg.kill()?;
-            cg.remove()?;
-        }
-        if let Some(work) = self.work.take() {
-            remove_volatile_marker(&work);
-        }
-        if let Some(upper) = self.upper.take() {
-            stubs::remove(&upper, &std::mem::take(&mut self.stubs))?;
-        }
-        self._rt = None;
-        Ok(oom)
-    }
-}
-
-/// A started container process (from [`spawn`] or [`crate::exec`]).
-/// Dropping it without [`Running::wait`] kills the process and cleans up.
-#[derive(Debug)]
-pub struct Running {
-    pid: i32,
-    /// A pidfd of the process: signals never hit a recycled pid.
-    pidfd: Option<OwnedFd>,
-    middle: Pid,
-    status_r: OwnedFd,
-    pty: Option<OwnedFd>,
-    readers: Vec<JoinHandle<Vec<u8>>>,
-    cleanup: Cleanup,
-    deadline: Option<Instant>,
-    waited: bool,
-}
-
-impl Running {
-    /// Collects the child's reports until the report pipe closes on exec.
-    pub(crate) fn start(
-        middle: Pid,
-        report_r: OwnedFd,
-        status_r: OwnedFd,
-        stdio: ParentStdio,
-        cleanup: Cleanup,
-        timeout: Option<std::time::Duration>,
-    ) -> Result<Running> {
-        let mut running = Running {
-            pid: 0,
-            pidfd: None,
-            middle,
-            status_r,
-            pty: None,
-            readers: stdio.readers,
-            cleanup,
-            deadline: timeout.map(|t| Instant::now() + t),
-            waited: false,
-        };
-        let mut failure = None;
-        for r in report::decode(&read_tail(report_r, usize::MAX)) {
-            match r {
-                Report::Stub(p) => running.cleanup.stubs.push(p),
-                Report::Failure(e) => failure = failure.or(Some(e)),
-            }
-        }
-        if let Some(e) = failure {
-            return Err(running.abandon(e));
-        }
-        match read_status(&running.status_r) {
-            Ok((TAG_PID, pid)) => {
-                running.pid = pid;
-                running.pidfd = pidfd_open(pid);
-            }
-            Ok(_) => return Err(running.abandon(Error::ChildLost)),
-            Err(e) => return Err(running.abandon(e)),
-        }
-        if let Some(sock) = stdio.pty {
-            match crate::pty::receive(&sock) {
-                Ok(master) => running.pty = Some(master),
-                Err(e) => return Err(running.abandon(e)),
-            }
-        }
-        Ok(running)
-    }
-
-    /// Kills and cleans up after a failed start; returns the start error
-    /// (which matters more than a cleanup error).
-    fn abandon(mut self, e: Error) -> Error {
-        let _ = self.signal(Signal::SIGKILL);
-        self.waited = true;
-        let _ = self.finish();
-        e
-    }
-
-    /// The host pid of the container's pid 1 (or of the exec'd process).
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
-    /// The pty master with [`Stdio::Pty`]; `None` after the first call.
-    pub fn pty_master(&mut self) -> Option<OwnedFd> {
-        self.pty.take()
-    }
-
-    /// Sends `sig` to the process; a process that has already ended is not
-    /// an error.
-    pub fn signal(&self, sig: Signal) -> Result<()> {
-        send_signal(self.pidfd.as_ref(), sig)
-    }
-
-    /// A handle that signals this process from another thread, also while
-    /// [`Running::wait`] blocks in this one.
-    pub fn signaller(&self) -> Result<Signaller> {
-        let pidfd = match &self.pidfd {
-            Some(fd) => Some(
-                fd.try_clone()
-                    .map_err(io("dup pidfd", Path::new("pidfd")))?,
-            ),
-            None => None,
-        };
-        Ok(Signaller { pidfd })
-    }
-
-    /// Waits for the process to end (killing it at the spec's timeout),
-    /// then removes its cgroup, mount stubs and runtime files.
-    pub fn wait(mut self) -> Result<Finished> {
-        let waited = self.wait_status();
-        self.waited = true;
-        let oom = self.finish();
-        let (status, timed_out) = waited?;
-        let mut outputs = std::mem::take(&mut self.readers)
-            .into_iter()
-            .map(|t| t.join().unwrap_or_default());
-        let (stdout, stderr) = (
-            outputs.next().unwrap_or_default(),
-            outputs.next().unwrap_or_default(),
-        );
-        Ok(Finished {
-            outcome: Outcome {
-                status,
-                timed_out,
-                stdout,
-                stderr,
-            },
-            oom_killed: oom?,
-        })
-    }
-
-    /// Reaps the intermediate and undoes everything; returns whether the
-    /// OOM killer struck.
-    fn finish(&mut self) -> Result<bool> {
-        let _ = waitpid(self.middle, None);
-        self.cleanup.run()
-    }
-
-    fn wait_status(&self) -> Result<(ExitStatus, bool)> {
-        let mut timed_out = false;
-        if let Some(deadline) = self.deadline {
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
-                    .unwrap_or(PollTimeout::MAX);
-                let mut fds = [PollFd::new(self.status_r.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, ms) {
-                    Ok(0) => {
-                        let _ = self.signal(Signal::SIGKILL);
-                        timed_out = true;
-                        break;
-                    }
-                    Ok(_) => break,
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(sys("poll")(e)),
-                }
-            }
-        }
-        match read_status(&self.status_r)? {
-            (TAG_EXIT, code) => Ok((ExitStatus::Exited(code), timed_out)),
-            (TAG_SIGNAL, sig) => Ok((ExitStatus::Signaled(sig), timed_out)),
-            _ => Err(Error::ChildLost),
-        }
-    }
-}
-
-/// Signals a started process from any thread (see [`Running::signaller`]).
-#[derive(Debug)]
-pub struct Signaller {
-    pidfd: Option<OwnedFd>,
-}
-
-impl Signaller {
-    /// Sends `sig`; a process that has already ended is not an error.
-    pub fn signal(&self, sig: Signal) -> Result<()> {
-        send_signal(self.pidfd.as_ref(), sig)
-    }
-}
-
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a fresh descriptor nobody else owns.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn send_signal(pidfd: Option<&OwnedFd>, sig: Signal) -> Result<()> {
-    let Some(fd) = pidfd else {
-        return Ok(()); // ended before we could even look
-    };
-    // SAFETY: pidfd_send_signal with a live pidfd and no siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    match rc {
-        0 => Ok(()),
-        _ => match Errno::last() {
-            Errno::ESRCH => Ok(()),
-            e => Err(sys("kill")(e)),
-        },
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if !self.waited {
-            let _ = self.signal(Signal::SIGKILL);
-            let _ = self.finish();
-        }
-    }
-}
-
-pub(crate) fn read_status(fd: &OwnedFd) -> Result<(u8, i32)> {
-    let mut buf = [0u8; 5];
-    let mut got = 0;
-    while got < buf.len() {
-        match nix::unistd::read(fd, &mut buf[got..]) {
-            Ok(0) => return Err(Error::ChildLost),
-            Ok(n) => got += n,
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(sys("read status")(e)),
-        }
-    }
-    Ok((buf[0], i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])))
-}
-
-/// Reads `fd` to EOF, keeping the last `limit` bytes.
-fn read_tail(fd: OwnedFd, limit: usize) -> Vec<u8> {
-    let mut file = fs::File::from(fd);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-        if out.len() > limit.saturating_mul(2) {
-            out.drain(..out.len() - limit);
-        }
-    }
-    if out.len() > limit {
-        out.drain(..out.len() - limit);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -524,7 +524,12 @@ mod tests {
         // More allowed syscalls, more instructions; the default profile is
         // about 1600 instructions (seccompiler checks them one after another;
         // the kernel caches the verdicts of argument-free rules).
-        assert!(all[0].len() > def[0].len(), "{} {}", all[0].len(), def[0].len());
+        assert!(
+            all[0].len() > def[0].len(),
+            "{} {}",
+            all[0].len(),
+            def[0].len()
+        );
         assert!((1000..2500).contains(&def[0].len()), "{}", def[0].len());
     }
 }

@@ -124,7 +124,9 @@ pub struct RunSpec {
     /// The container's own cgroup, a relative name like `rdock/<id>`
     /// created under each hierarchy (with a cgroup namespace rooted at it),
     /// and removed after [`crate::Running::wait`]. `None` (build steps)
-    /// leaves the command in the caller's cgroup.
+    /// leaves the command in the caller's cgroup. A spec with a cgroup is a
+    /// container: the mount points it had to create in its upper dir
+    /// (`/etc/hostname`, ...) stay there, as in Docker's container layer.
     pub cgroup: Option<String>,
     /// `--init`: a small built-in pid 1 forwards signals to the command
     /// (its only child) and reaps zombies.

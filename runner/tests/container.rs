@@ -193,6 +193,11 @@ fn cgroup_limits_are_written_and_namespaced() {
         procs.lines().any(|l| l == running.pid().to_string()),
         "{procs}"
     );
+    // Also in the v2 tree (hybrid host), where it is born by clone3.
+    if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        let v2 = read(&format!("unified/{name}/cgroup.procs"));
+        assert!(v2.lines().any(|l| l == running.pid().to_string()), "{v2}");
+    }
     let done = running.wait().unwrap();
     assert!(!done.oom_killed);
     // The container reads its own limits, read-only.
@@ -211,6 +216,8 @@ fn cgroup_limits_are_written_and_namespaced() {
         }
     }
     assert!(cgroup_dirs(&name).is_empty(), "{:?}", cgroup_dirs(&name));
+    // A container keeps the mount points it made in its own upper dir.
+    assert!(f.upper.join("etc/hostname").is_file());
 }
 
 #[test]
@@ -307,7 +314,7 @@ fn exec_joins_the_container() {
     spec.network = Network::None;
     let running = spawn(&spec).unwrap();
     let mut e = ExecSpec::new(
-        ["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; pwd; id -u; grep CapEff /proc/self/status; cat /proc/net/dev | wc -l"]
+        ["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; pwd; id -u; grep CapEff /proc/self/status; cat /proc/net/dev | wc -l; sleep 0.3"]
             .map(String::from)
             .to_vec(),
     );
@@ -315,6 +322,15 @@ fn exec_joins_the_container() {
     let ex = exec(running.pid(), &e).unwrap();
     let host_pid = ex.pid();
     let in_cgroup = fs::read_to_string(format!("/sys/fs/cgroup/pids/{name}/cgroup.procs")).unwrap();
+    let stat = fs::read_to_string(format!("/proc/{host_pid}/stat")).unwrap();
+    let helper = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let o = ex.wait().unwrap().outcome;
     assert!(o.status.success(), "{o:?}");
     let lines: Vec<String> = out(&o).lines().map(str::to_owned).collect();
@@ -325,9 +341,16 @@ fn exec_joins_the_container() {
     assert_eq!(lines[4], "0");
     assert_eq!(lines[5], "CapEff:\t00000000a80425fb");
     assert_eq!(lines[6], "3", "only lo in the container's netns");
+    // The exec'd process is in the container's cgroup; its helper is not.
+    let members: Vec<&str> = in_cgroup.lines().collect();
     assert!(
-        in_cgroup.lines().any(|l| l == host_pid.to_string())
-            || in_cgroup.contains(&running.pid().to_string())
+        members.contains(&host_pid.to_string().as_str()),
+        "{members:?}"
+    );
+    assert!(members.contains(&running.pid().to_string().as_str()));
+    assert!(
+        !members.contains(&helper.as_str()),
+        "{helper} in {members:?}"
     );
 
     let mut missing = ExecSpec::new(vec!["nope".into()]);
@@ -431,6 +454,14 @@ fn user_namespace_maps_root() {
     let running = spawn(&spec).unwrap();
     // The container's root is an unprivileged host user.
     let status = fs::read_to_string(format!("/proc/{}/status", running.pid())).unwrap();
+    // Only the container's own processes are in its cgroup, not the helper.
+    let ppid = status_field(&status, "PPid:");
+    let procs = fs::read_to_string(format!("/sys/fs/cgroup/pids/{name}/cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|l| l == running.pid().to_string()),
+        "{procs}"
+    );
+    assert!(!procs.lines().any(|l| l == ppid), "{ppid} in {procs}");
     // exec enters the user namespace too.
     let e = ExecSpec::new(
         ["sh", "-c", "id -u; cat /proc/self/uid_map"]
@@ -466,6 +497,16 @@ fn user_namespace_maps_root() {
     assert_eq!(text.lines().nth(3), Some("CapEff:\t00000000a80425fb"));
     assert_eq!(text.lines().nth(4), Some("remapped"));
     assert_eq!(fs::metadata(f.upper.join("made")).unwrap().uid(), base);
+
+    // A terminal from the container's own devpts works under the mapping.
+    let mut spec = f.sh("tty");
+    spec.userns = Some(rdock_runner::IdMapping::single(base, 65536));
+    spec.stdio = Stdio::Pty;
+    let mut running = spawn(&spec).unwrap();
+    let master = running.pty_master().unwrap();
+    let reader = std::thread::spawn(move || read_all(master));
+    assert!(running.wait().unwrap().outcome.status.success());
+    assert_eq!(reader.join().unwrap().trim(), "/dev/pts/0");
     assert!(cgroup_dirs(&name).is_empty());
 }
 

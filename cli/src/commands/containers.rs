@@ -211,6 +211,9 @@ fn proxy_signals(store: &Store, id: &str) -> anyhow::Result<()> {
 }
 
 pub fn monitor(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
+    // A session of its own: no controlling terminal, so the terminal's
+    // hang-up and ^C are not its business.
+    let _ = rustix::process::setsid();
     let mut out = std::io::stdout();
     rdock_engine::monitor(store, id, &mut out)?;
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,9 @@ pub fn list(store: &Store, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
     let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
         .map(String::from)
         .to_vec()];
+    if args.digests {
+        rows[0].insert(2, "DIGEST".to_owned());
+    }
     let mut out = std::io::stdout().lock();
     for image in &images {
         let id = match args.no_trunc {
@@ -34,7 +37,12 @@ pub fn list(store: &Store, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
         let created = image.created().map_or("N/A".to_owned(), |c| {
             format!("{} ago", human_duration(now - c))
         });
-        rows.push(vec![repo, tag, id, created, human_size(image.size())]);
+        let mut row = vec![repo, tag, id, created, human_size(image.size())];
+        if args.digests {
+            let digest = rdock_engine::repo_digest(image);
+            row.insert(2, digest.map_or("<none>".to_owned(), |d| d.to_string()));
+        }
+        rows.push(row);
     }
     if !args.quiet {
         out.write_all(table(&rows).as_bytes())?;

@@ -15,7 +15,20 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> anyhow::Result<ExitCode> {
         NetworkCommand::Ls(args) => ls(root, args),
         NetworkCommand::Rm { networks } => rm(root, networks),
         NetworkCommand::Inspect { networks } => inspect(root, networks),
+        NetworkCommand::Prune { .. } => prune(root),
     }
+}
+
+fn prune(root: &Path) -> anyhow::Result<ExitCode> {
+    let removed = rdock_engine::network_prune(root)?;
+    let mut out = std::io::stdout().lock();
+    if !removed.is_empty() {
+        writeln!(out, "Deleted Networks:")?;
+        for name in removed {
+            writeln!(out, "{name}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn create(root: &Path, args: &NetworkCreateArgs) -> anyhow::Result<ExitCode> {

@@ -38,9 +38,12 @@ fn short(digest: &Digest) -> &str {
 }
 
 /// Docker's status words for an event, `None` for byte counts.
-pub fn status(verb: Verb, event: &TransferEvent) -> Option<(&Digest, &'static str)> {
+pub fn status(verb: Verb, event: &TransferEvent) -> Option<(&Digest, String)> {
     let pull = verb == Verb::Pull;
-    Some(match event {
+    if let TransferEvent::Mounted { digest, from } = event {
+        return Some((digest, format!("Mounted from {from}")));
+    }
+    let (digest, word) = match event {
         TransferEvent::Waiting { digest, .. } if pull => (digest, "Pulling fs layer"),
         TransferEvent::Waiting { digest, .. } => (digest, "Preparing"),
         TransferEvent::Exists { digest } if pull => (digest, "Already exists"),
@@ -50,7 +53,9 @@ pub fn status(verb: Verb, event: &TransferEvent) -> Option<(&Digest, &'static st
         TransferEvent::Transferred { digest } => (digest, "Pushed"),
         TransferEvent::Extracting { digest } => (digest, "Extracting"),
         TransferEvent::Complete { digest } => (digest, "Pull complete"),
-    })
+        TransferEvent::Mounted { .. } => unreachable!("handled above"),
+    };
+    Some((digest, word.to_owned()))
 }
 
 /// Shows transfer events: live bars on a terminal, else plain lines.
@@ -141,8 +146,10 @@ impl Transfers {
         bar.set_message(word);
         let last = matches!(
             (self.verb, &event),
-            (_, TransferEvent::Exists { .. })
-                | (Verb::Push, TransferEvent::Transferred { .. })
+            (
+                _,
+                TransferEvent::Exists { .. } | TransferEvent::Mounted { .. }
+            ) | (Verb::Push, TransferEvent::Transferred { .. })
                 | (_, TransferEvent::Complete { .. })
         );
         if last {

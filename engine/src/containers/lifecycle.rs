@@ -6,7 +6,6 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as ProcStdio};
 use std::time::{Duration, Instant};
@@ -86,8 +85,9 @@ pub fn run_foreground(store: &Store, created: &Created, terminal: Terminal) -> R
     result
 }
 
-/// Starts a container under a detached monitor process and returns once
-/// the command runs (or with why it could not start).
+/// Starts a container under a detached monitor process (which makes itself
+/// a session leader) and returns once the command runs (or with why it
+/// could not start).
 pub fn start_detached(store: &Store, name: &str, monitor: &MonitorCommand) -> Result<ContainerId> {
     let slot = slot_of(store, name)?;
     let state = slot.read_state()?;
@@ -104,8 +104,6 @@ pub fn start_detached(store: &Store, name: &str, monitor: &MonitorCommand) -> Re
         .stdin(ProcStdio::null())
         .stdout(ProcStdio::piped())
         .stderr(ProcStdio::null())
-        // Its own process group: the terminal's ^C and hang-up are not its.
-        .process_group(0)
         .spawn()
         .map_err(|e| fail(format!("starting its monitor: {e}")))?;
     let mut line = String::new();
@@ -325,6 +323,16 @@ pub fn images_in_use(store: &Store) -> Result<Vec<String>> {
     ids.sort();
     ids.dedup();
     Ok(ids)
+}
+
+/// The IDs of the containers (running or not) made from image `image_id`.
+pub(crate) fn image_users(store: &Store, image_id: &str) -> Result<Vec<String>> {
+    Ok(Containers::new(store.root())
+        .list()?
+        .into_iter()
+        .filter(|slot| slot.read_config().is_ok_and(|c| c.image_id == image_id))
+        .map(|slot| slot.id.to_string())
+        .collect())
 }
 
 /// The containers that use volume `name`.

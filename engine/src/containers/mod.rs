@@ -35,6 +35,7 @@ pub use create::{create, Created, RunRequest};
 pub use error::{ContainerError, Result};
 pub use id::{ContainerId, ContainerName};
 pub use inspect::inspect_container;
+pub(crate) use lifecycle::image_users;
 pub use lifecycle::{
     container, exec, images_in_use, kill, list, logs, monitor, remove, resize, run_foreground,
     start_detached, stop, wait, ContainerInfo, ExecRequest, MonitorCommand,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdock_runner::{ExitStatus, Running, Stdio};
+use rdock_runner::{ExitStatus, Signaller, Stdio};
 
 use super::config::{ContainerConfig, Status};
 use super::control::{self, Request};
@@ -37,7 +37,8 @@ pub struct Terminal {
 /// State shared with the control socket's thread.
 #[derive(Debug, Default)]
 struct Shared {
-    running: Mutex<Option<Arc<Running>>>,
+    /// Signals the current run's command (also while it is waited for).
+    running: Mutex<Option<Signaller>>,
     manual_stop: AtomicBool,
     /// A copy of the pty master, for resizes.
     pty: Mutex<Option<OwnedFd>>,
@@ -60,16 +61,12 @@ impl Shared {
         if manual {
             self.manual_stop.store(true, Ordering::SeqCst);
         }
-        let running = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let signal = nix::sys::signal::Signal::try_from(sig).map_err(|e| e.to_string())?;
-        match running {
+        // Signalling through the pidfd is quick: hold the lock meanwhile.
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        match running.as_ref() {
             Some(r) => r.signal(signal).map_err(|e| e.to_string()),
-            // Being reaped already, or between restarts: only a kill of the
-            // whole cgroup can still matter.
+            // Between restarts: only a kill of the whole cgroup can matter.
             None if sig == 9 => rdock_runner::kill_cgroup(cgroup).map_err(|e| e.to_string()),
             None => Ok(()),
         }
@@ -96,27 +93,47 @@ pub(crate) fn supervise(
 ) -> Result<Exit> {
     let shared = Arc::new(Shared::default());
     let cgroup = cgroup_name(config);
-    {
+    let prepared = {
         let (shared, cgroup) = (shared.clone(), cgroup.clone());
-        control::serve(&slot.id, move |r| shared.handle(&cgroup, r))?;
-    }
-    let log = LogWriter::open(&slot.log_path())?;
-    let net = match NetworkSetup::attach(slot.root(), config) {
-        Ok(n) => n,
+        control::serve(&slot.id, move |r| shared.handle(&cgroup, r))
+            .and_then(|()| LogWriter::open(&slot.log_path()))
+            .and_then(|log| Ok((log, NetworkSetup::attach(slot.root(), config)?)))
+    };
+    let (log, net) = match prepared {
+        Ok(both) => both,
         Err(e) => {
             record_failure(slot, &e);
             on_start(Err(e.to_string()));
             return Err(e);
         }
     };
+    // Whatever happens in the loop, the network is detached afterwards.
+    let result = run_loop(
+        slot, config, &terminal, &log, &net, &shared, &cgroup, on_start,
+    );
+    // The runner removed the cgroup when the command was waited for.
+    net.detach();
+    result
+}
+
+/// Starts the command, and again as the restart policy says.
+#[allow(clippy::too_many_arguments)]
+fn run_loop(
+    slot: &Slot,
+    config: &ContainerConfig,
+    terminal: &Terminal,
+    log: &LogWriter,
+    net: &NetworkSetup,
+    shared: &Arc<Shared>,
+    cgroup: &str,
+    on_start: &mut dyn FnMut(std::result::Result<i32, String>),
+) -> Result<Exit> {
     let mut restarts = 0u32;
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
-    let result = loop {
+    loop {
         let started = Instant::now();
-        let outcome = attempt(
-            slot, config, &terminal, &log, &net, &shared, &cgroup, restarts,
-        );
+        let outcome = attempt(slot, config, terminal, log, net, shared, cgroup, restarts);
         let exit = match outcome {
             Ok((pid, wait)) => {
                 if first {
@@ -134,7 +151,7 @@ pub(crate) fn supervise(
                 if first {
                     on_start(Err(e.to_string()));
                 }
-                break Err(e);
+                return Err(e);
             }
         };
         let manual = shared.manual_stop.load(Ordering::SeqCst);
@@ -153,7 +170,7 @@ pub(crate) fn supervise(
             s.finished_at = super::now_rfc3339();
         })?;
         if !again {
-            break Ok(exit);
+            return Ok(exit);
         }
         // docker's back-off: doubles from 100 ms, reset by a run of 10 s.
         if started.elapsed() >= Duration::from_secs(10) {
@@ -166,18 +183,19 @@ pub(crate) fn supervise(
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if shared.manual_stop.load(Ordering::SeqCst) {
             slot.update_state(|s| s.status = Status::Exited)?;
-            break Ok(exit);
+            return Ok(exit);
         }
         restarts += 1;
-    };
-    // The runner removed the cgroup when the command was waited for.
-    net.detach();
-    result
+    }
 }
 
 fn record_failure(slot: &Slot, e: &ContainerError) {
     let _ = slot.update_state(|s| {
-        s.status = Status::Exited;
+        // docker keeps a container that never started as created.
+        s.status = match s.started_at.is_empty() {
+            true => Status::Created,
+            false => Status::Exited,
+        };
         s.pid = 0;
         s.exit_code = Some(i32::from(e.exit_code()));
         s.error = e.to_string();
@@ -264,8 +282,7 @@ fn attempt(
         };
         pumps.push(pump(fd, stream, log, sink));
     }
-    let running = Arc::new(running);
-    *shared.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.clone());
+    *shared.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.signaller()?);
     slot.update_state(|s| {
         s.status = Status::Running;
         s.pid = pid;
@@ -280,27 +297,19 @@ fn attempt(
     })?;
     let shared = shared.clone();
     let wait = move || -> Result<Exit> {
-        // The streams end when every process of the container is gone.
-        for p in pumps {
-            let _ = p.join();
-        }
-        let taken = shared
+        let finished = running.wait();
+        // The command ended: no more signals for it.
+        let signaller = shared
             .running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        drop(taken);
-        let mut running = running;
-        let running = loop {
-            match Arc::try_unwrap(running) {
-                Ok(r) => break r,
-                Err(again) => {
-                    running = again;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        };
-        let finished = running.wait()?;
+        drop(signaller);
+        // The log is complete once every writer of the streams is gone.
+        for p in pumps {
+            let _ = p.join();
+        }
+        let finished = finished?;
         let code = match finished.outcome.status {
             ExitStatus::Exited(c) => c,
             ExitStatus::Signaled(s) => 128 + s,

@@ -311,6 +311,18 @@ pub fn rmi(store: &Store, name_or_id: &str, force: bool) -> Result<Removed> {
         }
         names
     };
+    let id = image.id.to_string();
+    let last_name = by_id(store, image.id.hex())?.len() <= names.len();
+    if !force && last_name {
+        // As docker: a container's image keeps its last name unless forced.
+        if let Some(container) = crate::containers::image_users(store, &id)?.first() {
+            return Err(Error::ImageUsedByContainer {
+                reference: name_or_id.to_owned(),
+                container: container[..12.min(container.len())].to_owned(),
+                id: image.id.hex()[..12].to_owned(),
+            });
+        }
+    }
     for name in &names {
         store.untag(name)?;
     }
@@ -373,7 +385,33 @@ mod tests;
 
 /// Removes everything no image name or live operation references.
 pub fn prune(store: &Store) -> Result<PruneReport> {
-    Ok(store.prune()?)
+    // Containers (also stopped ones) keep what they run on: their image's
+    // config and unpacked snapshots, protected by a lease held over the
+    // prune. Tagged images are kept anyway; an untagged one (`rmi -f`) loses
+    // its manifest and layer blobs, as the container needs only snapshots.
+    let lease = store.lease()?;
+    for id in crate::containers::images_in_use(store)? {
+        let Ok(id) = id.parse::<Digest>() else {
+            continue;
+        };
+        let Ok(config) = store.read_blob(&id) else {
+            continue;
+        };
+        lease.protect_blob(&id)?;
+        let config: Value = serde_json::from_slice(&config).unwrap_or_default();
+        let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str()?.parse().ok())
+            .collect();
+        for chain in rdock_cache::chain_ids(&diff_ids) {
+            lease.protect_snapshot(&chain)?;
+        }
+    }
+    let report = store.prune()?;
+    drop(lease);
+    Ok(report)
 }
 
 /// Checks the whole store; problems are returned, not errors.

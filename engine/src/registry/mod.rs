@@ -69,16 +69,28 @@ pub trait Remote: Sync {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<()>;
     /// Uploads the blob `layer` describes, reading it from `open` (again
-    /// if an upload restarts), unless the repository has it; returns
-    /// whether it was uploaded.
+    /// if an upload restarts), unless the repository has it or can mount
+    /// it from the repository `mount_from` (a path on the same registry).
     fn put_blob(
         &self,
         layer: &Descriptor,
         open: &OpenBlob,
+        mount_from: Option<&str>,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<bool>;
+    ) -> Result<BlobPush>;
     /// Stores a manifest or index under `reference` (a tag or its digest).
     fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<()>;
+}
+
+/// How [`Remote::put_blob`] got a blob into the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobPush {
+    /// The repository had it.
+    Exists,
+    /// Mounted from the repository asked for: nothing was sent.
+    Mounted,
+    /// Sent.
+    Uploaded,
 }
 
 /// Opens a blob's content from its start, for an upload.
@@ -101,6 +113,9 @@ pub enum TransferEvent {
     },
     /// All bytes moved and verified (`Download complete`, `Pushed`).
     Transferred { digest: Digest },
+    /// Push: the registry linked it from another of its repositories
+    /// (`Mounted from library/busybox`).
+    Mounted { digest: Digest, from: String },
     /// Unpacking into a snapshot has started (`Extracting`).
     Extracting { digest: Digest },
     /// The layer is stored and unpacked (`Pull complete`).
@@ -159,6 +174,14 @@ pub(crate) fn repo_digests(images: &[crate::images::Image]) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The registry digest `image` was pulled as or pushed to under its name
+/// (docker's `images --digests` column), if any.
+pub fn repo_digest(image: &crate::images::Image) -> Option<Digest> {
+    let annotations = image.descriptor.annotations().as_ref()?;
+    let (_, digest) = annotations.get(ANNOTATION_REPO_DIGEST)?.rsplit_once('@')?;
+    digest.parse().ok()
 }
 
 /// The tag or digest to ask the registry for.

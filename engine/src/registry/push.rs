@@ -1,9 +1,13 @@
 //! [`push`]: upload a stored image under its name: the layers and the
-//! config first (a few at a time, skipping blobs the repository has), then
+//! config first (a few at a time, skipping blobs the repository has and
+//! mounting, as docker does, those that stored images were pulled from or
+//! pushed to in another repository of the same registry), then
 //! the manifest, byte for byte as stored, so the registry serves the same
 //! digests (an image built with gzip layers is not recompressed). An image
 //! stored as an index (from `load`) is pushed as its manifest for this
 //! host.
+
+use std::collections::HashMap;
 
 use rdock_cache::oci_spec::image::Descriptor;
 use rdock_cache::{Digest, Store};
@@ -11,7 +15,7 @@ use rdock_registry_client::ImageRef;
 
 use super::pull::{run_bounded, DEFAULT_JOBS};
 use super::ANNOTATION_REPO_DIGEST;
-use super::{connect, remote_reference, RegistryOptions, Remote, TransferEvent};
+use super::{connect, remote_reference, BlobPush, RegistryOptions, Remote, TransferEvent};
 use crate::error::{Error, Result};
 use crate::images::{bare, is_manifest, read_image};
 
@@ -89,9 +93,11 @@ pub fn push_to(
         opts.jobs
     };
     let quiet = |_| {};
+    let sources = mount_sources(store, reference)?;
     run_bounded(&blobs, jobs, |d| {
         let shown: &(dyn Fn(TransferEvent) + Sync) = if d == &config { &quiet } else { progress };
-        upload(store, remote, d, shown)
+        let from = sources.get(&d.digest().to_string()).map(String::as_str);
+        upload(store, remote, d, from, shown)
     })?;
 
     let bytes = store.read_blob(&image.manifest_digest)?;
@@ -125,6 +131,7 @@ fn upload(
     store: &Store,
     remote: &dyn Remote,
     d: &Descriptor,
+    mount_from: Option<&str>,
     progress: &(dyn Fn(TransferEvent) + Sync),
 ) -> Result<()> {
     let digest = Digest::try_from(d.digest())?;
@@ -133,16 +140,53 @@ fn upload(
         Ok(Box::new(std::fs::File::open(&path)?))
     };
     let total = d.size();
-    let uploaded = remote.put_blob(d, &open, &|done| {
+    let how = remote.put_blob(d, &open, mount_from, &|done| {
         progress(TransferEvent::Progress {
             digest: digest.clone(),
             done,
             total,
         })
     })?;
-    progress(match uploaded {
-        true => TransferEvent::Transferred { digest },
-        false => TransferEvent::Exists { digest },
+    progress(match (how, mount_from) {
+        (BlobPush::Uploaded, _) => TransferEvent::Transferred { digest },
+        (BlobPush::Mounted, Some(from)) => TransferEvent::Mounted {
+            digest,
+            from: from.to_owned(),
+        },
+        _ => TransferEvent::Exists { digest },
     });
     Ok(())
+}
+
+/// For each blob, another repository of the same registry it was pulled
+/// from or pushed to (per the repo digests of stored images), so the
+/// registry can link it instead of receiving it again, as docker mounts.
+fn mount_sources(store: &Store, target: &ImageRef) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for entry in store.list_images()? {
+        let Some(repo_digest) = entry
+            .descriptor
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_REPO_DIGEST))
+        else {
+            continue;
+        };
+        let Ok(source) = repo_digest.parse::<ImageRef>() else {
+            continue;
+        };
+        if source.domain() != target.domain() || source.path() == target.path() {
+            continue;
+        }
+        let Ok(image) = read_image(store, None, &entry.descriptor) else {
+            continue;
+        };
+        let mut blobs = image.manifest.layers().clone();
+        blobs.push(image.manifest.config().clone());
+        for d in blobs {
+            out.entry(d.digest().to_string())
+                .or_insert_with(|| source.path().to_owned());
+        }
+    }
+    Ok(out)
 }

@@ -57,15 +57,21 @@ impl Remote for FakeRemote {
         p(bytes.len() as u64);
         Ok(())
     }
-    fn put_blob(&self, d: &Descriptor, open: &OpenBlob, p: &(dyn Fn(u64) + Sync)) -> Result<bool> {
+    fn put_blob(
+        &self,
+        d: &Descriptor,
+        open: &OpenBlob,
+        mount_from: Option<&str>,
+        p: &(dyn Fn(u64) + Sync),
+    ) -> Result<BlobPush> {
         self.call(format!("has {}", d.digest()));
-        if self
-            .blobs
-            .lock()
-            .unwrap()
-            .contains_key(&d.digest().to_string())
-        {
-            return Ok(false);
+        let digest = d.digest().to_string();
+        if self.blobs.lock().unwrap().contains_key(&digest) {
+            return Ok(BlobPush::Exists);
+        }
+        if let Some(from) = mount_from {
+            // A registry with one repository: nothing to mount from.
+            self.call(format!("mount {digest} from {from}"));
         }
         self.call(format!("put {}", d.digest()));
         let mut bytes = Vec::new();
@@ -76,7 +82,7 @@ impl Remote for FakeRemote {
             .lock()
             .unwrap()
             .insert(d.digest().to_string(), bytes);
-        Ok(true)
+        Ok(BlobPush::Uploaded)
     }
     fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<()> {
         self.call(format!("put-manifest {reference}"));
@@ -338,4 +344,32 @@ fn loopback_and_listed_registries_are_insecure() {
     assert!(opts.is_insecure("other"));
     assert!(!opts.is_insecure("reg.example"));
     assert!(!opts.is_insecure("docker.io"));
+}
+
+#[test]
+fn push_to_another_repository_mounts_from_the_one_pulled_from() {
+    let source = FakeRemote::default();
+    publish(&source, "1", false);
+    let (_dir, store) = store();
+    let pulled: ImageRef = "localhost:5000/app:1".parse().unwrap();
+    pull_from(&store, &source, &pulled, &PullOptions::default(), &|_| {}).unwrap();
+    let copy: ImageRef = "localhost:5000/copy:1".parse().unwrap();
+    let other: ImageRef = "elsewhere:5000/copy:1".parse().unwrap();
+    crate::images::tag(&store, "localhost:5000/app:1", &copy).unwrap();
+    crate::images::tag(&store, "localhost:5000/app:1", &other).unwrap();
+
+    let target = FakeRemote::default();
+    push_to(&store, &target, &copy, &PushOptions::default(), &|_| {}).unwrap();
+    // Two layers and the config, each offered from the repository pulled from.
+    assert_eq!(target.count("mount "), 3);
+    assert!(target
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|c| !c.starts_with("mount ") || c.ends_with(" from app")));
+    // Another registry cannot mount from this one.
+    let target = FakeRemote::default();
+    push_to(&store, &target, &other, &PushOptions::default(), &|_| {}).unwrap();
+    assert_eq!(target.count("mount "), 0);
 }

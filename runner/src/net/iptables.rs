@@ -314,20 +314,66 @@ pub(crate) fn port_rules(net: &NetworkConfig, ip: Ipv4Addr, port: &PublishedPort
     ]
 }
 
-/// Appends `rules`; on failure removes the ones already added.
-pub(crate) fn add(rules: &[Rule]) -> NetResult<()> {
-    for (i, rule) in rules.iter().enumerate() {
-        if let Err(e) = iptables(&rule.command("-A")) {
-            remove(&rules[..i]);
-            return Err(e);
+/// Applies `op` (`-A` or `-D`) to all `rules` in one `iptables-restore`
+/// transaction: one process per container instead of one per rule, and
+/// all or nothing.
+fn restore(op: &str, rules: &[Rule]) -> NetResult<()> {
+    use std::io::Write as _;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for table in ["nat", "filter"] {
+        let lines: Vec<String> = rules
+            .iter()
+            .filter(|r| r.table == table)
+            .map(|r| format!("{op} {} {}\n", r.chain, r.args.join(" ")))
+            .collect();
+        if !lines.is_empty() {
+            text.push_str(&format!("*{table}\n{}COMMIT\n", lines.concat()));
         }
     }
-    Ok(())
+    let fail = |reason: String| NetError::Iptables {
+        args: format!("-restore: {}", text.lines().nth(1).unwrap_or_default()),
+        reason,
+    };
+    let mut child = Command::new("iptables-restore")
+        .args(["-w", "10", "--noflush"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            fail(format!(
+                "cannot run iptables-restore: {e} (install the iptables package)"
+            ))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(fail(
+        stderr.lines().next().unwrap_or("failed").trim().to_owned(),
+    ))
 }
 
-/// Deletes `rules`; missing ones are fine.
+/// Adds `rules`, all or none.
+pub(crate) fn add(rules: &[Rule]) -> NetResult<()> {
+    restore("-A", rules)
+}
+
+/// Deletes `rules`; missing ones are fine (one at a time when the batch
+/// fails because some are gone already).
 pub(crate) fn remove(rules: &[Rule]) {
-    for rule in rules {
-        delete(rule);
+    if restore("-D", rules).is_err() {
+        for rule in rules {
+            delete(rule);
+        }
     }
 }
