@@ -61,7 +61,9 @@ fn bad_instruction_is_an_error_with_file_and_line() {
 
 #[test]
 fn rrun_dispatches_to_run() {
-    let out = run(Some("rrun"), &["busybox", "true"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run busybox"));
+    // An image no store has: `rrun` is `rdock run`, which fails as docker
+    // run does before starting anything (exit 125, naming the image).
+    let out = run(Some("rrun"), &["rdock-test-no-such-image:v0", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rdock-test-no-such-image:v0"));
 }

@@ -154,9 +154,6 @@ pub enum Error {
     /// An output kind that cannot go to standard output was asked to.
     #[error("the {kind} output cannot be written to standard output: give dest=DIR")]
     OutputToStdout { kind: &'static str },
-    /// `--platform` is not `os/arch[/variant]`.
-    #[error("invalid platform {value:?}: expected os/arch[/variant], e.g. linux/amd64")]
-    InvalidPlatform { value: String },
     /// A pulled index has no manifest for the platform asked for.
     #[error("no matching manifest for {platform} in the manifest list entries of {reference}")]
     NoMatchingPlatform { reference: String, platform: String },

@@ -58,6 +58,7 @@ pub use networks::{
     network_rm, NetworkCreate, NetworkError, NetworkInfo,
 };
 pub use rdock_builder::Event as BuildEvent;
+pub use rdock_runner::tty;
 pub use rdock_builder::NamedContext;
 pub use rdock_cache::{Compression, Digest, Problem, PruneReport, Store, VerifyReport};
 pub use rdock_registry_client::ImageRef;

@@ -99,6 +99,7 @@ mod security;
 mod spec;
 mod stubs;
 mod syscall;
+pub mod tty;
 mod user;
 mod userns;
 

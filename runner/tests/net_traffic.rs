@@ -259,14 +259,21 @@ fn networks_are_isolated_from_each_other() {
         assert!(Instant::now() < deadline, "a cannot reach a2");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The other network's server is up (the host reaches it), a is not let through.
-    let from_host = output({
-        let mut c = Command::new("busybox");
-        c.args(["nc", "-w", "2", &b.ip.to_string(), "9000"])
-            .stdin(Stdio::null());
-        c
-    });
-    assert!(from_host.contains("two"), "{from_host}");
+    // The other network's server is up (the host reaches it, once it
+    // listens), a is not let through.
+    let from_host = || {
+        let out = Command::new("busybox")
+            .args(["nc", "-w", "2", &b.ip.to_string(), "9000"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !from_host().contains("two") {
+        assert!(Instant::now() < deadline, "the host cannot reach b");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(try_nc(b.ip), "", "network one reached network two");
 }
 

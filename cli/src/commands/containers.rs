@@ -125,7 +125,7 @@ pub fn run(store: &Store, args: &RunArgs) -> anyhow::Result<ExitCode> {
         proxy_signals(store, &id)?;
     }
     let _raw = (args.tty && args.interactive)
-        .then(RawMode::enable)
+        .then(rdock_engine::tty::RawMode::enable)
         .flatten();
     let terminal = terminal(args.interactive);
     Ok(
@@ -142,7 +142,7 @@ fn terminal(interactive: bool) -> Terminal {
         stdin: interactive.then(|| dup(std::io::stdin())).flatten(),
         stdout: dup(std::io::stdout()),
         stderr: dup(std::io::stderr()),
-        size: window_size(),
+        size: rdock_engine::tty::window_size(),
     }
 }
 
@@ -152,48 +152,12 @@ fn follow_window_size(store: &Store, id: &str) -> anyhow::Result<()> {
     let (store, id) = (store.clone(), id.to_owned());
     std::thread::spawn(move || {
         for _ in signals.forever() {
-            if let Some((rows, cols)) = window_size() {
+            if let Some((rows, cols)) = rdock_engine::tty::window_size() {
                 let _ = rdock_engine::resize(&store, &id, rows, cols);
             }
         }
     });
     Ok(())
-}
-
-/// The size of the terminal on our stdout (or stdin), if any.
-fn window_size() -> Option<(u16, u16)> {
-    let size = rustix::termios::tcgetwinsize(std::io::stdout())
-        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin()))
-        .ok()?;
-    (size.ws_row > 0 && size.ws_col > 0).then_some((size.ws_row, size.ws_col))
-}
-
-/// Our terminal in raw mode (keys go to the container's pty as they are
-/// typed, ^C included), restored on drop.
-struct RawMode(rustix::termios::Termios);
-
-impl RawMode {
-    fn enable() -> Option<RawMode> {
-        let stdin = std::io::stdin();
-        if !rustix::termios::isatty(&stdin) {
-            return None;
-        }
-        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
-        let mut raw = saved.clone();
-        raw.make_raw();
-        rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &raw).ok()?;
-        Some(RawMode(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = rustix::termios::tcsetattr(
-            std::io::stdin(),
-            rustix::termios::OptionalActions::Now,
-            &self.0,
-        );
-    }
 }
 
 /// Forwards the signals `rrun` gets to the container (docker's sig-proxy).
@@ -213,7 +177,7 @@ fn proxy_signals(store: &Store, id: &str) -> anyhow::Result<()> {
 pub fn monitor(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
     // A session of its own: no controlling terminal, so the terminal's
     // hang-up and ^C are not its business.
-    let _ = rustix::process::setsid();
+    rdock_engine::tty::new_session();
     let mut out = std::io::stdout();
     rdock_engine::monitor(store, id, &mut out)?;
     Ok(ExitCode::SUCCESS)
@@ -378,7 +342,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         tty: args.tty,
     };
     let _raw = (args.tty && args.interactive)
-        .then(RawMode::enable)
+        .then(rdock_engine::tty::RawMode::enable)
         .flatten();
     let terminal = terminal(args.interactive);
     Ok(

@@ -13,6 +13,7 @@ use rdock_cache::oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaT
 use rdock_cache::{chain_ids, ChainId, Digest, Lease, Store, Writer};
 use rdock_registry_client::ImageRef;
 
+use super::platform::select;
 use super::{connect, remote_reference, Platform, RegistryOptions, Remote, TransferEvent};
 use super::{BlobSink, Fetched, ANNOTATION_REPO_DIGEST};
 use crate::error::{Error, Result};
@@ -102,7 +103,7 @@ pub fn pull_from(
     let (manifest_bytes, manifest_type, manifest_digest) = if is_index(&top_type) {
         let index: ImageIndex = parse("image index", &top_digest, &top.bytes)?;
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
-        let chosen = platform.select(index.manifests(), &reference.familiar())?;
+        let chosen = select(&platform, index.manifests(), &reference.familiar())?;
         let digest = Digest::try_from(chosen.digest())?;
         let fetched = remote.manifest(&digest.to_string())?;
         checked_digest(reference, &digest.to_string(), &fetched)?;

@@ -322,19 +322,6 @@ fn push_of_an_unknown_name_says_so_before_connecting() {
 }
 
 #[test]
-fn platforms_parse_as_docker_takes_them() {
-    let p: Platform = "linux/arm64/v8".parse().unwrap();
-    assert_eq!(p.to_string(), "linux/arm64/v8");
-    assert_eq!(
-        "linux/x86_64".parse::<Platform>().unwrap().to_string(),
-        "linux/amd64"
-    );
-    for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "Linux/amd64"] {
-        assert!(bad.parse::<Platform>().is_err(), "{bad}");
-    }
-}
-
-#[test]
 fn loopback_and_listed_registries_are_insecure() {
     let opts = RegistryOptions::default().with_env(Some("reg.example:5000, other".into()));
     assert!(opts.is_insecure("localhost:5000"));
@@ -372,4 +359,39 @@ fn push_to_another_repository_mounts_from_the_one_pulled_from() {
     let target = FakeRemote::default();
     push_to(&store, &target, &other, &PushOptions::default(), &|_| {}).unwrap();
     assert_eq!(target.count("mount "), 0);
+}
+
+#[test]
+fn transfers_run_at_most_jobs_at_once_and_stop_at_the_first_error() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let running = AtomicUsize::new(0);
+    let most = AtomicUsize::new(0);
+    let started = AtomicUsize::new(0);
+    let items: Vec<usize> = (0..12).collect();
+    super::pull::run_bounded(&items, 3, |_| {
+        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        started.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        running.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(most.load(Ordering::SeqCst), 3);
+    assert_eq!(started.load(Ordering::SeqCst), 12);
+
+    let started = AtomicUsize::new(0);
+    let err = super::pull::run_bounded(&items, 2, |i| {
+        started.fetch_add(1, Ordering::SeqCst);
+        if *i == 1 {
+            return Err(Error::ImageNotFound {
+                name: format!("item {i}"),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), "no such image: item 1");
+    assert!(started.load(Ordering::SeqCst) < items.len());
 }
