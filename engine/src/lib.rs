@@ -58,10 +58,10 @@ pub use networks::{
     network_rm, NetworkCreate, NetworkError, NetworkInfo,
 };
 pub use rdock_builder::Event as BuildEvent;
-pub use rdock_runner::tty;
 pub use rdock_builder::NamedContext;
 pub use rdock_cache::{Compression, Digest, Problem, PruneReport, Store, VerifyReport};
 pub use rdock_registry_client::ImageRef;
+pub use rdock_runner::tty;
 pub use registry::{
     connect, login, logout, pull, pull_from, push, push_to, repo_digest, BaseOptions, BlobPush,
     BlobSink, Fetched, OpenBlob, Platform, PullOptions, Pulled, PushOptions, Pushed,
