@@ -224,7 +224,18 @@ pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
             }
             None => {
                 if ignored(req.ignore, &rel)? {
-                    return Err(not_found());
+                    let pattern = req
+                        .ignore
+                        .and_then(|m| m.matching_pattern(&rel.to_string_lossy()).ok().flatten())
+                        .filter(|_| Source::find(req.from, &rel).is_some());
+                    return Err(match pattern {
+                        Some(p) => Error::SourceIgnored {
+                            step: req.step.to_string(),
+                            source_path: format!("/{}", rel.display()),
+                            pattern: p.as_str().to_owned(),
+                        },
+                        None => not_found(),
+                    });
                 }
                 found.push(Source::find(req.from, &rel).ok_or_else(not_found)?);
             }

@@ -8,6 +8,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// (`[stage 2/4] RUN make`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An instruction of the Dockerfile failed: `line` is its first line
+    /// (1-based), so the caller can name the file and line.
+    #[error("Dockerfile line {line}")]
+    Instruction {
+        line: usize,
+        #[source]
+        error: Box<Error>,
+    },
     /// The Dockerfile has no FROM.
     #[error("the Dockerfile has no build stage")]
     NoStages,
@@ -79,6 +87,14 @@ pub enum Error {
     /// A COPY or ADD source does not exist.
     #[error("{step}: failed to compute cache key: \"{source_path}\": not found")]
     SourceNotFound { step: String, source_path: String },
+    /// A COPY or ADD source exists in the context but `.dockerignore`
+    /// leaves it out: the message names the pattern, the usual surprise.
+    #[error("{step}: failed to compute cache key: \"{source_path}\": not found (excluded by .dockerignore pattern {pattern:?})")]
+    SourceIgnored {
+        step: String,
+        source_path: String,
+        pattern: String,
+    },
     /// A `--chown` user or group is unknown, or `--chmod` is invalid.
     #[error("{step}: {reason}")]
     InvalidFlag { step: String, reason: String },
@@ -111,6 +127,16 @@ pub enum Error {
     /// The content store failed.
     #[error(transparent)]
     Store(#[from] rdock_cache::Error),
+}
+
+impl Error {
+    /// The error itself, without the [`Error::Instruction`] that says where.
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::Instruction { error, .. } => error.cause(),
+            e => e,
+        }
+    }
 }
 
 fn render_output(output: &str) -> String {

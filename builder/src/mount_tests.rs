@@ -148,16 +148,18 @@ fn missing_secrets_and_agents() {
             &none,
         )
         .unwrap_err();
+    let err = err.cause();
     assert!(
-        matches!(&err, Error::SecretNotFound { id } if id == "tok"),
+        matches!(err, Error::SecretNotFound { id } if id == "tok"),
         "{err}"
     );
     assert_eq!(err.to_string(), "secret tok: not found");
     let err = f
         .build("FROM scratch\nRUN --mount=type=ssh,required z\n", &none)
         .unwrap_err();
+    assert!(matches!(err, Error::Instruction { line: 2, .. }), "{err}");
     assert_eq!(
-        err.to_string(),
+        err.cause().to_string(),
         "no SSH key \"default\" forwarded from the client"
     );
     let mut agent = MountSources::default();

@@ -222,9 +222,9 @@ COPY --from=c /c /c
         run.order.iter().position(|s| s == "b").unwrap(),
     );
     assert!(a < b, "plan order {:?}", run.order);
-    match run.result {
+    match run.result.as_ref().map_err(Error::cause) {
         Err(Error::RunFailed { code, command, .. }) => {
-            assert_eq!(code, 3, "{command}");
+            assert_eq!(*code, 3, "{command}");
         }
         other => panic!("not a's failure: {other:?}"),
     }

@@ -488,28 +488,36 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
     state.cmd_set = false;
     // The base's ONBUILD triggers run first and are not inherited.
     let triggers = triggers(std::mem::take(&mut state.config.on_build))?;
-    let steps: Vec<(String, &Instruction)> = triggers
+    // (text shown, instruction, its Dockerfile line: none for triggers,
+    // which come from the base image)
+    let steps: Vec<(String, &Instruction, Option<usize>)> = triggers
         .iter()
-        .map(|(e, ins)| (format!("ONBUILD {e}"), ins))
-        .chain(
-            planned
-                .stage
-                .instructions
-                .iter()
-                .map(|ins| (crate::steps::shown(opts.source, ins), ins)),
-        )
+        .map(|(e, ins)| (format!("ONBUILD {e}"), ins, None))
+        .chain(planned.stage.instructions.iter().map(|ins| {
+            let shown = crate::steps::shown(opts.source, ins);
+            (shown, ins, Some(ins.span().start.line))
+        }))
         .collect();
-    let total = 1 + steps.iter().filter(|(_, i)| is_vertex(i)).count();
+    let total = 1 + steps.iter().filter(|(_, i, _)| is_vertex(i)).count();
     let mut index = 1;
-    for (text, ins) in steps {
+    for (text, ins, line) in steps {
+        let at = |error: Error| match line {
+            Some(line) => Error::Instruction {
+                line,
+                error: Box::new(error),
+            },
+            None => error,
+        };
         if !is_vertex(ins) {
             // Not a vertex: no output to number.
-            crate::steps::dispatch(solver, &mut state, ins, 0)?;
+            crate::steps::dispatch(solver, &mut state, ins, 0).map_err(at)?;
             continue;
         }
         index += 1;
         let name = format!("[{}] {text}", counter(&planned.label, index, total));
-        solver.vertex(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))?;
+        solver
+            .vertex(name, |s, id| crate::steps::dispatch(s, &mut state, ins, id))
+            .map_err(at)?;
     }
     Ok(state)
 }

@@ -139,7 +139,15 @@ pub fn build_with(
         fetcher: &crate::fetch::HttpFetcher::default(),
     };
     let lease = store.lease()?;
-    let mut built = rdock_builder::solve(store, &plan, &opts, &lease, progress)?;
+    let mut built =
+        rdock_builder::solve(store, &plan, &opts, &lease, progress).map_err(|e| match e {
+            rdock_builder::Error::Instruction { line, error } => Error::Step {
+                file: shown.clone(),
+                line,
+                error,
+            },
+            e => e.into(),
+        })?;
     add_labels(&mut built.config, &export.labels);
     // Cached steps keep the compression they were recorded with.
     let from_bases = bases

@@ -35,6 +35,15 @@ pub enum Error {
     /// A `--secret` names an environment variable that is not set.
     #[error("secret {id}: environment variable {var} is not set")]
     SecretEnv { id: String, var: String },
+    /// A step of the build failed: the Dockerfile and the instruction's
+    /// line, then why.
+    #[error("{file}:{line}")]
+    Step {
+        file: String,
+        line: usize,
+        #[source]
+        error: Box<rdock_builder::Error>,
+    },
     /// The build failed.
     #[error(transparent)]
     Build(#[from] rdock_builder::Error),
