@@ -101,7 +101,16 @@ fn monitor_command(root: Option<&std::path::Path>) -> anyhow::Result<MonitorComm
     })
 }
 
-pub fn run(store: &Store, args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    store: &Store,
+    args: &RunArgs,
+    registry: rdock_engine::RegistryOptions,
+) -> anyhow::Result<ExitCode> {
+    if let Err(e) = super::registry::pull_missing(store, &args.image, registry) {
+        // As docker run: the pull's error, and 125 (nothing was started).
+        super::report(&e);
+        return Ok(ExitCode::from(125));
+    }
     let created = match request(args).and_then(|req| rdock_engine::create(store, &req)) {
         Ok(c) => c,
         Err(e) => return Ok(fail(e)),

@@ -37,7 +37,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Login(args) => registry::login(args, registry::options(&cli.insecure_registries)),
         Command::Logout(args) => registry::logout(args),
-        Command::Run(args) => containers::run(&store()?, args),
+        Command::Run(args) => {
+            containers::run(&store()?, args, registry::options(&cli.insecure_registries))
+        }
         Command::Ps(args) => containers::ps(&store()?, args),
         Command::Logs(args) => containers::logs(&store()?, args),
         Command::Stop(args) => containers::stop(&store()?, args),

@@ -64,6 +64,8 @@ pub struct Transfers {
     verb: Verb,
     quiet: bool,
     live: Option<(MultiProgress, Mutex<HashMap<Digest, ProgressBar>>)>,
+    /// Lines go to standard error (`rrun` pulling: stdout is the container's).
+    stderr: bool,
 }
 
 impl Transfers {
@@ -73,7 +75,35 @@ impl Transfers {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
             (multi, Mutex::new(HashMap::new()))
         });
-        Transfers { verb, quiet, live }
+        Transfers {
+            verb,
+            quiet,
+            live,
+            stderr: false,
+        }
+    }
+
+    /// A display on standard error, as `docker run` shows the pull of a
+    /// missing image.
+    pub fn on_stderr(verb: Verb) -> Transfers {
+        let live = std::io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            (multi, Mutex::new(HashMap::new()))
+        });
+        Transfers {
+            verb,
+            quiet: false,
+            live,
+            stderr: true,
+        }
+    }
+
+    fn write_line(&self, text: &str) {
+        // Progress is best effort: a closed stream stops nothing.
+        let _ = match self.stderr {
+            true => writeln!(std::io::stderr().lock(), "{text}"),
+            false => writeln!(std::io::stdout().lock(), "{text}"),
+        };
     }
 
     /// Prints a line above the bars (or plainly).
@@ -85,17 +115,14 @@ impl Transfers {
             Some((multi, _)) => {
                 let _ = multi.println(text);
             }
-            None => {
-                // Progress is best effort: a closed stdout stops nothing.
-                let _ = writeln!(std::io::stdout().lock(), "{text}");
-            }
+            None => self.write_line(text),
         }
     }
 
     /// Prints a line below the finished bars (or plainly).
     pub fn after(&self, text: &str) {
         if !self.quiet {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            self.write_line(text);
         }
     }
 
@@ -187,13 +214,24 @@ pub fn pull(store: &Store, args: &PullArgs, registry: RegistryOptions) -> anyhow
         registry,
         skip_unpack: args.no_unpack,
     };
-    let shown = Transfers::new(Verb::Pull, args.quiet);
+    let pulled = pull_shown(store, &name, &opts, Transfers::new(Verb::Pull, args.quiet))?;
+    writeln!(std::io::stdout().lock(), "{}", pulled.name)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pulls `name`, showing docker's lines on `shown`.
+fn pull_shown(
+    store: &Store,
+    name: &ImageRef,
+    opts: &PullOptions,
+    shown: Transfers,
+) -> anyhow::Result<rdock_engine::Pulled> {
     shown.line(&format!(
         "{}: Pulling from {}",
-        tag_or_digest(&name),
+        tag_or_digest(name),
         name.path()
     ));
-    let pulled = rdock_engine::pull(store, &name, &opts, &|e| shown.event(e))?;
+    let pulled = rdock_engine::pull(store, name, opts, &|e| shown.event(e))?;
     shown.after(&format!("Digest: {}", pulled.digest));
     let status = if pulled.up_to_date {
         "Image is up to date for"
@@ -201,8 +239,35 @@ pub fn pull(store: &Store, args: &PullArgs, registry: RegistryOptions) -> anyhow
         "Downloaded newer image for"
     };
     shown.after(&format!("Status: {status} {}", name.familiar()));
-    writeln!(std::io::stdout().lock(), "{}", pulled.name)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(pulled)
+}
+
+/// `rrun` of an image the store lacks pulls it first, as `docker run`
+/// does, showing the pull on standard error. Names that are not
+/// references (IDs) are left to the run's own error.
+pub fn pull_missing(store: &Store, image: &str, registry: RegistryOptions) -> anyhow::Result<()> {
+    if rdock_engine::find_image(store, image).is_ok() {
+        return Ok(());
+    }
+    let Ok(name) = image.parse::<ImageRef>() else {
+        return Ok(());
+    };
+    if image.len() >= 12 && image.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(()); // an image ID prefix, not a name
+    }
+    let shown = Transfers::on_stderr(Verb::Pull);
+    shown.write_line(&format!(
+        "Unable to find image '{}' locally",
+        name.familiar()
+    ));
+    let opts = PullOptions {
+        platform: None,
+        jobs: 0,
+        registry,
+        skip_unpack: false,
+    };
+    pull_shown(store, &name, &opts, shown)?;
+    Ok(())
 }
 
 pub fn push(store: &Store, args: &PushArgs, registry: RegistryOptions) -> anyhow::Result<ExitCode> {
@@ -346,6 +411,7 @@ mod tests {
                 MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
                 Mutex::new(HashMap::new()),
             )),
+            stderr: false,
         };
         shown.event(TransferEvent::Waiting {
             digest: d.clone(),
