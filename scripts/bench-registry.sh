@@ -55,6 +55,20 @@ ms() { # milliseconds of one successful run of "$@"
   e=$(date +%s%N)
   echo $(( (e - s) / 1000000 ))
 }
+# CPU time (ms) the registry process has used so far.
+regcpu() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$regpid/stat"; }
+# Like ms, also adding the registry's CPU (ms) during the run to $1-reg and
+# the client's own CPU (user+sys of it and its children) to $1-cpu.
+timed() {
+  local key=$1; shift
+  local r0 t; r0=$(regcpu)
+  /usr/bin/time -f '%e %U %S' -o "$work/time.out" "$@" >"$work/last.log" 2>&1 ||
+    { echo "bench: failed: $*" >&2; tail -5 "$work/last.log" >&2; exit 1; }
+  t=$(tail -1 "$work/time.out")
+  add "$key" "$(awk '{printf "%d", $1 * 1000}' <<<"$t")"
+  add "$key-cpu" "$(awk '{printf "%d", ($2 + $3) * 1000}' <<<"$t")"
+  add "$key-reg" "$(( $(regcpu) - r0 ))"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # The image, built once into the source store.
@@ -81,19 +95,33 @@ ref=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests
 
 declare -A T
 add() { T[$1]="${T[$1]:-} $2"; }
+echo "bench: load average at the start: $(cut -d" " -f1-3 /proc/loadavg)" >&2
 for i in $(seq "$runs"); do
   start_registry
   $rdock tag bench:1 "$host/rdock/bench:1"
-  add rdock-push "$(ms $rdock push "$host/rdock/bench:1")"
-  add skopeo-push "$(ms skopeo copy -q --dest-tls-verify=false --preserve-digests \
-    "oci:$work/layout:$ref" "docker://$host/skopeo/bench:1")"
+  # Alternate which tool goes first, so neither always meets a fresh registry.
+  if (( i % 2 )); then
+    timed rdock-push $rdock push "$host/rdock/bench:1"
+    timed skopeo-push skopeo copy -q --dest-tls-verify=false --preserve-digests \
+      "oci:$work/layout:$ref" "docker://$host/skopeo/bench:1"
+  else
+    timed skopeo-push skopeo copy -q --dest-tls-verify=false --preserve-digests \
+      "oci:$work/layout:$ref" "docker://$host/skopeo/bench:1"
+    timed rdock-push $rdock push "$host/rdock/bench:1"
+  fi
   $rdock rmi "$host/rdock/bench:1" >/dev/null
   rm -rf "$work/dst" "$work/pulled-layout" "$work/podman"
-  add rdock-pull-blobs "$(ms $rdock --root "$work/dst" pull --no-unpack "$host/rdock/bench:1")"
+  if (( i % 2 )); then
+    timed rdock-pull-blobs $rdock --root "$work/dst" pull --no-unpack "$host/rdock/bench:1"
+    timed skopeo-pull skopeo copy -q --src-tls-verify=false --preserve-digests \
+      "docker://$host/rdock/bench:1" "oci:$work/pulled-layout:1"
+  else
+    timed skopeo-pull skopeo copy -q --src-tls-verify=false --preserve-digests \
+      "docker://$host/rdock/bench:1" "oci:$work/pulled-layout:1"
+    timed rdock-pull-blobs $rdock --root "$work/dst" pull --no-unpack "$host/rdock/bench:1"
+  fi
   rm -rf "$work/dst"
-  add rdock-pull "$(ms $rdock --root "$work/dst" pull "$host/rdock/bench:1")"
-  add skopeo-pull "$(ms skopeo copy -q --src-tls-verify=false --preserve-digests \
-    "docker://$host/rdock/bench:1" "oci:$work/pulled-layout:1")"
+  timed rdock-pull $rdock --root "$work/dst" pull "$host/rdock/bench:1"
   if command -v podman >/dev/null; then
     add podman-pull "$(ms podman --root "$work/podman/root" --runroot "$work/podman/run" \
       --storage-driver vfs pull -q --tls-verify=false "$host/rdock/bench:1")"
@@ -112,3 +140,14 @@ echo "| pull incl. unpack | $(secs "$(med rdock-pull)") s | skopeo copy docker:/
 if [ -n "${T[podman-pull]:-}" ]; then
   echo "| pull incl. unpack | $(secs "$(med rdock-pull)") s | podman pull (vfs) | $(secs "$(med podman-pull)") s | $(ratio "$(med rdock-pull)" "$(med podman-pull)") |"
 fi
+echo
+echo "CPU seconds (medians): the tool's own (user+sys, with children) and the registry's during the run."
+echo
+echo "| run | wall | tool CPU | registry CPU |"
+echo "| --- | --- | --- | --- |"
+for k in rdock-push skopeo-push rdock-pull-blobs skopeo-pull rdock-pull; do
+  echo "| $k | $(secs "$(med "$k")") s | $(secs "$(med "$k-cpu")") s | $(secs "$(med "$k-reg")") s |"
+done
+echo
+echo "All wall times (ms): $(for k in rdock-push skopeo-push rdock-pull-blobs skopeo-pull; do printf '%s:%s; ' "$k" "$(echo ${T[$k]} | tr ' ' ,)"; done)"
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

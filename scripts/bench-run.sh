@@ -60,6 +60,7 @@ podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driv
 "${podman[@]}" import "$work/busybox.tar" localhost/bench-busybox >/dev/null
 "${podman[@]}" run --rm --network none localhost/bench-busybox true
 
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg) =="
 echo "== rrun and podman (${runs} runs each) =="
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/peers.json" \
   -n "rrun --network none" "$rdock --root $root run --rm --network none busybox true" \
@@ -84,4 +85,4 @@ for path in sys.argv[1:]:
         t = [x * 1000 for x in r["times"]]
         print(f"{r['command']:50} {statistics.median(t):8.1f} {min(t):8.1f} {statistics.mean(t):8.1f}")
 PY
-uptime
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg) =="

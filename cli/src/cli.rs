@@ -295,7 +295,8 @@ pub struct RunArgs {
     /// Give every capability and device
     #[arg(long)]
     pub privileged: bool,
-    /// User namespace mode (host)
+    /// User namespace mode: host (default) or auto (root inside is an
+    /// unprivileged range of /etc/subuid ids of its own)
     #[arg(long)]
     pub userns: Option<String>,
     /// Restart policy: no, on-failure[:N], always, unless-stopped

@@ -6,8 +6,9 @@
 //! registry's upload offset.
 
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
+use bytes::Bytes;
 use reqwest::blocking::{Body, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::{Method, StatusCode};
@@ -34,6 +35,35 @@ impl Client {
         open: OpenBlob,
         mount_from: Option<&Repository>,
         progress: &Progress,
+    ) -> Result<PushedHow> {
+        self.push(repo, desc, open, mount_from, progress, true)
+    }
+
+    /// [`Client::push_blob`] for content already known to match `desc`
+    /// (a blob of a content-addressed store, verified when it was
+    /// committed): not hashed again here, as skopeo trusts its layout.
+    /// The registry still hashes what it receives and refuses to commit
+    /// it under `desc`'s digest if it differs; only its size is checked
+    /// here.
+    pub fn push_stored_blob(
+        &self,
+        repo: &Repository,
+        desc: &Descriptor,
+        open: OpenBlob,
+        mount_from: Option<&Repository>,
+        progress: &Progress,
+    ) -> Result<PushedHow> {
+        self.push(repo, desc, open, mount_from, progress, false)
+    }
+
+    fn push(
+        &self,
+        repo: &Repository,
+        desc: &Descriptor,
+        open: OpenBlob,
+        mount_from: Option<&Repository>,
+        progress: &Progress,
+        verify: bool,
     ) -> Result<PushedHow> {
         let mut scopes = vec![push_scope(repo.path())];
         let mount_from =
@@ -71,6 +101,7 @@ impl Client {
             scopes,
             what,
             base,
+            verify,
         };
         upload.run(location, open, progress)?;
         Ok(PushedHow::Uploaded)
@@ -84,6 +115,8 @@ struct Upload<'a> {
     scopes: Vec<String>,
     what: String,
     base: String,
+    /// Hash the content and compare it with `desc` before committing.
+    verify: bool,
 }
 
 impl Upload<'_> {
@@ -141,7 +174,7 @@ impl Upload<'_> {
         }
     }
 
-    /// A small blob: read and checked in memory, then one PUT.
+    /// A small blob: read (and checked) in memory, then one PUT.
     fn monolithic(&self, location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
         let mut content = Vec::with_capacity(self.desc.size as usize);
         open()
@@ -150,12 +183,13 @@ impl Upload<'_> {
         if content.len() as u64 != self.desc.size {
             return Err(self.local_mismatch(content.len() as u64));
         }
-        let mut hasher = Sha256::new();
-        hasher.update(&content);
-        self.check_digest(&hasher)?;
+        if self.verify {
+            let mut hasher = Sha256::new();
+            hasher.update(&content);
+            self.check_digest(&hasher)?;
+        }
         let url = with_digest(&location, &self.desc.digest);
-        let body = Piece::new(&Arc::new(content), 0, 0, progress);
-        let resp = self.send_body(Method::PUT, url, body, None)?;
+        let resp = self.send_body(Method::PUT, url, Bytes::from(content), None)?;
         if resp.status() != StatusCode::CREATED {
             return Err(status_error(&self.what, resp));
         }
@@ -163,36 +197,37 @@ impl Upload<'_> {
         Ok(())
     }
 
-    /// A large blob: PATCH chunks streamed from the reader (hashed as they
-    /// go; nothing is held in memory), then the PUT that commits it, sent
-    /// only if the hash matches. After a failed chunk the registry says
-    /// how much it has and the upload goes on from there, re-reading the
-    /// content from its start if it must go back.
+    /// A large blob: PATCH chunks, each read (and hashed) by a reader
+    /// thread while the one before is sent, so reading, hashing and
+    /// sending overlap and each chunk goes out in large writes; then the
+    /// PUT that commits it, sent only if the content matched. After a
+    /// failed chunk the registry says how much it has and the upload goes
+    /// on from there, reading the content again from its start if the
+    /// registry lost it all.
     fn streamed(&self, mut location: String, open: OpenBlob, progress: &Progress) -> Result<()> {
-        let chunk_size = self.client.t.opts.chunk_size.max(1);
         let size = self.desc.size;
-        let reader = open().map_err(|e| self.read_err(e))?;
-        let src = Arc::new(Mutex::new(Source::new(reader)));
+        let mut chunks = self.read_ahead(open, progress)?;
+        // The chunk being sent: its offset and bytes.
+        let mut current: Option<(u64, Bytes)> = None;
         let mut pos = 0u64;
         let mut failures = 0u32;
         while pos < size {
-            if src.lock().expect("source").read != pos {
-                self.rewind(&src, pos, open)?;
-            }
-            let end = (pos + chunk_size).min(size);
-            let window = Window {
-                src: src.clone(),
-                end,
-                progress: progress.clone(),
+            let (start, data) = match current.take() {
+                Some((start, data)) if pos >= start && pos < start + data.len() as u64 => {
+                    (start, data)
+                }
+                Some((start, _)) if pos < start => {
+                    // The registry lost what it had: start over.
+                    chunks = self.read_ahead(open, progress)?;
+                    self.next_chunk(&chunks)?
+                }
+                _ => self.next_chunk(&chunks)?,
             };
-            let resp = self.send_stream(location.clone(), window, pos, end);
-            if let Some(failure) = src.lock().expect("source").failure.take() {
-                return Err(match failure {
-                    Failure::Short(n) => self.local_mismatch(n),
-                    Failure::Read(e) => self.read_err(e),
-                });
-            }
-            match resp {
+            let end = start + data.len() as u64;
+            let piece = data.slice((pos - start) as usize..);
+            current = Some((start, data));
+            let range = format!("{pos}-{}", end - 1);
+            match self.send_body(Method::PATCH, location.clone(), piece, Some(range)) {
                 Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
                     location = location_or(&self.base, &resp, location)?;
                     pos = end;
@@ -240,58 +275,59 @@ impl Upload<'_> {
             }
             pos = have;
         }
-        {
-            let mut s = src.lock().expect("source");
-            let mut extra = [0u8; 1];
-            if s.reader.read(&mut extra).map_err(|e| self.read_err(e))? > 0 {
-                return Err(self.local_mismatch(size + 1));
-            }
-            self.check_digest(&s.hasher)?;
+        // The reader's verdict on the whole content comes after its last
+        // chunk: the size, and the digest unless trusted.
+        match chunks.recv() {
+            Ok(Err(failure)) => return Err(self.failure(failure)),
+            Ok(Ok(_)) => unreachable!("the reader sends no chunk past the size"),
+            Err(_) => {}
         }
         let url = with_digest(&location, &self.desc.digest);
-        let body = Piece::new(&Arc::new(Vec::new()), 0, 0, &Progress::none());
-        let resp = self.send_body(Method::PUT, url, body, None)?;
+        let resp = self.send_body(Method::PUT, url, Bytes::new(), None)?;
         if resp.status() != StatusCode::CREATED {
             return Err(status_error(&self.what, resp));
         }
         Ok(())
     }
 
-    /// Reopens the content and reads (and hashes) it up to `to`.
-    fn rewind(&self, src: &Mutex<Source>, to: u64, open: OpenBlob) -> Result<()> {
-        let mut fresh = Source::new(open().map_err(|e| self.read_err(e))?);
-        let mut buf = vec![0u8; 256 << 10];
-        while fresh.read < to {
-            let want = buf.len().min((to - fresh.read) as usize);
-            let n = fresh
-                .reader
-                .read(&mut buf[..want])
-                .map_err(|e| self.read_err(e))?;
-            if n == 0 {
-                return Err(self.local_mismatch(fresh.read));
-            }
-            fresh.hasher.update(&buf[..n]);
-            fresh.read += n as u64;
-        }
-        *src.lock().expect("source") = fresh;
-        Ok(())
+    /// Starts a thread reading the content from its start in chunks of
+    /// [`ClientOptions::chunk_size`](crate::ClientOptions), at most one
+    /// ahead of the one being sent. After the last chunk it checks there
+    /// is nothing more and, when verifying, the digest; on a mismatch or a
+    /// read error it sends that instead (and nothing after). Progress is
+    /// the bytes read, as docker counts it.
+    fn read_ahead(&self, open: OpenBlob, progress: &Progress) -> Result<Receiver<Chunk>> {
+        let reader = open().map_err(|e| self.read_err(e))?;
+        let (tx, rx) = mpsc::sync_channel(0);
+        let size = self.desc.size;
+        let chunk_size = self.client.t.opts.chunk_size.max(1);
+        let expected = self.verify.then(|| self.desc.digest.clone());
+        let progress = progress.clone();
+        std::thread::Builder::new()
+            .name("blob-reader".into())
+            .spawn(move || read_chunks(reader, size, chunk_size, expected, &progress, &tx))
+            .map_err(|e| self.read_err(e))?;
+        Ok(rx)
     }
 
-    /// One PATCH of `window` (bytes `start..end`), sent once: its body
-    /// cannot be replayed, [`Upload::streamed`] recovers instead.
-    fn send_stream(&self, url: String, window: Window, start: u64, end: u64) -> Result<Response> {
-        let len = end - start;
-        let body = move || Ok(Body::sized(window.clone(), len));
-        let mut call = self.call(Method::PATCH, url);
-        call.headers
-            .push((CONTENT_TYPE.as_str(), "application/octet-stream".into()));
-        call.headers
-            .push((CONTENT_LENGTH.as_str(), len.to_string()));
-        call.headers
-            .push((CONTENT_RANGE.as_str(), format!("{start}-{}", end - 1)));
-        call.body = Some(&body);
-        call.replayable = false;
-        self.client.t.send(&call)
+    fn next_chunk(&self, chunks: &Receiver<Chunk>) -> Result<(u64, Bytes)> {
+        match chunks.recv() {
+            Ok(Ok(chunk)) => Ok(chunk),
+            Ok(Err(failure)) => Err(self.failure(failure)),
+            Err(_) => Err(self.read_err(io::Error::other("blob reader stopped"))),
+        }
+    }
+
+    fn failure(&self, failure: Failure) -> Error {
+        match failure {
+            Failure::Short(n) => self.local_mismatch(n),
+            Failure::Read(e) => self.read_err(e),
+            Failure::Digest(actual) => Error::DigestMismatch {
+                what: format!("local content of blob {}", self.desc.digest),
+                expected: self.desc.digest.to_string(),
+                actual: actual.to_string(),
+            },
+        }
     }
 
     /// The upload's location and how many bytes the registry has.
@@ -327,11 +363,13 @@ impl Upload<'_> {
         &self,
         method: Method,
         url: String,
-        piece: Piece,
+        data: Bytes,
         range: Option<String>,
     ) -> Result<Response> {
-        let len = piece.len();
-        let body = move || Ok(Body::sized(piece.clone(), len));
+        let len = data.len();
+        // A whole buffer, not a reader: reqwest reads a reader 8 KiB at a
+        // time, each handed to its runtime thread (a wake-up each).
+        let body = move || Ok(Body::from(data.clone()));
         let mut call = self.call(method, url);
         call.headers
             .push((CONTENT_TYPE.as_str(), "application/octet-stream".into()));
@@ -339,109 +377,110 @@ impl Upload<'_> {
             .push((CONTENT_LENGTH.as_str(), len.to_string()));
         if let Some(range) = range {
             call.headers.push((CONTENT_RANGE.as_str(), range));
+            // A chunk is not sent again blindly: the registry may have
+            // kept part of it or dropped the session, and
+            // [`Upload::streamed`] asks it which.
+            call.replayable = false;
         }
         call.body = Some(&body);
         self.client.t.send(&call)
     }
 }
 
-/// The content being pushed, read once in order.
-struct Source {
-    reader: Box<dyn Read + Send>,
-    hasher: Sha256,
-    /// Bytes read (and hashed) so far.
-    read: u64,
-    failure: Option<Failure>,
-}
+/// A chunk (its offset and bytes), or why the content is wrong.
+type Chunk = std::result::Result<(u64, Bytes), Failure>;
 
 enum Failure {
-    /// The content ended after this many bytes.
+    /// The content ended after this many bytes, or had more (size + 1).
     Short(u64),
     Read(io::Error),
+    /// The content's actual digest.
+    Digest(Digest),
 }
 
-impl Source {
-    fn new(reader: Box<dyn Read + Send>) -> Source {
-        Source {
-            reader,
-            hasher: Sha256::new(),
-            read: 0,
-            failure: None,
-        }
-    }
-}
-
-/// A request body: the source's bytes up to `end`, hashed and reported as
-/// they are read.
-#[derive(Clone)]
-struct Window {
-    src: Arc<Mutex<Source>>,
-    end: u64,
-    progress: Progress,
-}
-
-impl Read for Window {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut s = self.src.lock().expect("source");
-        let left = self.end.saturating_sub(s.read);
-        if left == 0 {
-            return Ok(0);
-        }
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match s.reader.read(&mut buf[..want]) {
-            Ok(0) => {
-                s.failure = Some(Failure::Short(s.read));
-                return Err(io::ErrorKind::UnexpectedEof.into());
+/// The reader thread of [`Upload::read_ahead`]; stops when the receiver
+/// is gone.
+fn read_chunks(
+    mut reader: Box<dyn Read + Send>,
+    size: u64,
+    chunk_size: u64,
+    expected: Option<Digest>,
+    progress: &Progress,
+    tx: &SyncSender<Chunk>,
+) {
+    let mut hasher = expected.as_ref().map(|_| Sha256::new());
+    // Buffers come back once sent: fresh ones would cost a page fault
+    // per 4 KiB (a third of the client's CPU in a push).
+    let (back, spare) = mpsc::channel();
+    let mut pos = 0u64;
+    while pos < size {
+        let len = chunk_size.min(size - pos) as usize;
+        let mut buf: Vec<u8> = spare.try_recv().unwrap_or_default();
+        buf.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            // Reads of at most 1 MiB, so progress moves within a chunk.
+            let upto = len.min(filled + (1 << 20));
+            match reader.read(&mut buf[filled..upto]) {
+                Ok(0) => {
+                    let _ = tx.send(Err(Failure::Short(pos + filled as u64)));
+                    return;
+                }
+                Ok(n) => {
+                    filled += n;
+                    progress.report(pos + filled as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(Failure::Read(e)));
+                    return;
+                }
             }
-            Ok(n) => n,
-            Err(e) => {
-                let kind = e.kind();
-                s.failure = Some(Failure::Read(e));
-                return Err(kind.into());
-            }
-        };
-        s.hasher.update(&buf[..n]);
-        s.read += n as u64;
-        self.progress.report(s.read);
-        Ok(n)
-    }
-}
-
-/// The part of a chunk from `from` on, as a request body that reports
-/// progress (`base` is the chunk's offset in the blob) as it is read.
-#[derive(Clone)]
-struct Piece {
-    data: Arc<Vec<u8>>,
-    pos: usize,
-    base: u64,
-    progress: Progress,
-}
-
-impl Piece {
-    fn new(data: &Arc<Vec<u8>>, from: usize, base: u64, progress: &Progress) -> Piece {
-        Piece {
-            data: data.clone(),
-            pos: from,
-            base: base - from as u64,
-            progress: progress.clone(),
         }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf);
+        }
+        let chunk = Bytes::from_owner(Pooled {
+            buf,
+            back: back.clone(),
+        });
+        if tx.send(Ok((pos, chunk))).is_err() {
+            return;
+        }
+        pos += len as u64;
     }
-
-    fn len(&self) -> u64 {
-        (self.data.len() - self.pos) as u64
+    let mut extra = [0u8; 1];
+    let verdict = match reader.read(&mut extra) {
+        Ok(0) => None,
+        Ok(_) => Some(Failure::Short(size + 1)),
+        Err(e) => Some(Failure::Read(e)),
+    };
+    let verdict = verdict.or_else(|| {
+        let actual = Digest::from_sha256(&hasher?.finalize());
+        (Some(&actual) != expected.as_ref()).then_some(Failure::Digest(actual))
+    });
+    if let Some(failure) = verdict {
+        let _ = tx.send(Err(failure));
     }
 }
 
-impl Read for Piece {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let rest = &self.data[self.pos..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        if n > 0 {
-            self.progress.report(self.base + self.pos as u64);
-        }
-        Ok(n)
+/// A chunk's buffer, returned to the reader when the last reference to
+/// it is dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    back: Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // The reader may be gone: then the buffer is just freed.
+        let _ = self.back.send(std::mem::take(&mut self.buf));
     }
 }
 

@@ -268,3 +268,56 @@ fn schema1_is_refused_with_a_clear_message() {
     );
     drop(reg);
 }
+
+#[test]
+fn stored_blobs_are_not_hashed_again_but_the_registry_still_checks() {
+    let reg = Registry::start(Auth::None);
+    let client = Client::new(ClientOptions {
+        chunk_size: 64 << 10,
+        ..options(Arc::new(rdock_registry_client::auth::Anonymous))
+    })
+    .unwrap();
+    fn push(
+        client: &Client,
+        repo: &rdock_registry_client::Repository,
+        d: &rdock_registry_client::Descriptor,
+        content: Vec<u8>,
+    ) -> rdock_registry_client::Result<PushedHow> {
+        let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+            Ok(Box::new(std::io::Cursor::new(content.clone())))
+        };
+        client.push_stored_blob(repo, d, &open, None, &Progress::none())
+    }
+    // One PUT (small) and PATCH chunks (large) both round-trip.
+    for (n, size) in [(1, 50_000), (2, 200_000)] {
+        let content = bytes(80 + n, size);
+        let d = desc(LAYER, &content);
+        let ok = repo(&reg.host(), &format!("stored/ok{n}"));
+        assert_eq!(
+            push(&client, &ok, &d, content.clone()).unwrap(),
+            PushedHow::Uploaded
+        );
+        let mut back = Vec::new();
+        client
+            .fetch_blob(&ok, &d, &mut back, &Progress::none())
+            .unwrap();
+        assert_eq!(back, content);
+
+        // Wrong bytes of the right size get as far as the registry, which
+        // refuses to commit them under the descriptor's digest.
+        let mut wrong = content.clone();
+        wrong[size / 2] ^= 1;
+        let bad = repo(&reg.host(), &format!("stored/bad{n}"));
+        let err = push(&client, &bad, &d, wrong).unwrap_err();
+        assert!(err.to_string().contains("digest"), "{err}");
+        assert_eq!(client.blob_exists(&bad, &d.digest).unwrap(), None);
+        // A size that differs is still caught before committing.
+        let err = push(&client, &bad, &d, content[..size - 1].to_vec()).unwrap_err();
+        assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
+        let mut longer = content.clone();
+        longer.push(0);
+        let err = push(&client, &bad, &d, longer).unwrap_err();
+        assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
+        assert_eq!(client.blob_exists(&bad, &d.digest).unwrap(), None);
+    }
+}

@@ -126,6 +126,15 @@ pub(crate) fn reap(child: nix::unistd::Pid, report_w: RawFd, status_fd: Borrowed
     // SAFETY: closing our copy so the parent sees EOF once the command has
     // exec'd.
     unsafe { libc::close(report_w) };
+    // Our copies of the command's streams: the parent's readers see EOF
+    // when the command's processes are gone, not after our own exit (which
+    // tears the namespaces down, and the parent need not wait for that).
+    for fd in 0..3 {
+        if fd != status_fd.as_raw_fd() {
+            // SAFETY: closes this process's own descriptor, unused from here.
+            unsafe { libc::close(fd) };
+        }
+    }
     send_status(status_fd, TAG_PID, child.as_raw());
     loop {
         match waitpid(child, None) {
@@ -237,23 +246,22 @@ fn prepare(plan: &Plan<'_>, report_w: RawFd, status_w: RawFd) -> Result<()> {
     };
     unshare(flags | CloneFlags::CLONE_NEWUSER).map_err(sys(Stage::Namespaces, "user"))?;
     // Ask the parent to write the id maps and wait until it has.
-    let mut byte = [1u8];
     // SAFETY: `sync` is our end of the socket pair, kept above.
     let sock = unsafe { BorrowedFd::borrow_raw(sync) };
     let err = sys(Stage::UserNamespace, "id maps");
-    nix::unistd::write(sock, &byte).map_err(err)?;
-    match nix::unistd::read(sock, &mut byte) {
-        Ok(1) if byte[0] == 1 => {}
-        Ok(_) => return Err(sys(Stage::UserNamespace, "id maps")(Errno::EPERM)),
-        Err(e) => return Err(sys(Stage::UserNamespace, "id maps")(e)),
-    }
+    nix::unistd::write(sock, &[1u8]).map_err(err)?;
+    let layers = crate::userns::await_maps(sock, plan.idmapped.len())?;
     // SAFETY: not needed any more.
     unsafe { libc::close(sync) };
     let root = nix::unistd::Uid::from_raw(0);
     let root_gid = nix::unistd::Gid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid)
         .and_then(|()| nix::unistd::setresuid(root, root, root))
-        .map_err(sys(Stage::UserNamespace, "become root"))
+        .map_err(sys(Stage::UserNamespace, "become root"))?;
+    if layers.is_empty() {
+        return Ok(());
+    }
+    crate::userns::attach(layers, &plan.idmapped)
 }
 
 /// Runs as pid 1 of the new pid namespace; never returns.

@@ -71,7 +71,12 @@ pub fn exec(target_pid: i32, spec: &ExecSpec) -> Result<Running> {
         let file = fs::File::open(&theirs).map_err(|_| Error::NotRunning { pid: target_pid })?;
         namespaces.push((file.into(), flag, name));
     }
-    let procs = crate::cgroup::procs_files_of(target_pid, std::path::Path::new("/sys/fs/cgroup"));
+    // Rootless containers have no cgroup of their own (nothing delegates
+    // one), and a user may not move itself into another cgroup.
+    let procs = match nix::unistd::geteuid().is_root() {
+        true => crate::cgroup::procs_files_of(target_pid, std::path::Path::new("/sys/fs/cgroup")),
+        false => Vec::new(),
+    };
     let security = SecurityPlan::new(&spec.security)?;
     let io_setup = StdioSetup::new(spec.stdio, spec.capture_limit)?;
     let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"));

@@ -23,14 +23,17 @@
 //! so a recycled pid is never hit) and [`Running::wait`], which gives a
 //! [`Finished`] (the [`Outcome`] and whether the OOM killer struck) after
 //! removing the cgroup, runtime files and (for build steps, which have no
-//! cgroup) the mount stubs. [`run`] is spawn plus wait.
+//! cgroup) the mount stubs; [`Running::wait_overlapped`] returns before the
+//! kernel has torn the sandbox's namespaces down, with a [`Reaper`] that
+//! waits for that later. [`run`] is spawn plus wait.
 //! Failures before the command starts are typed [`Error`]s with the failing
 //! [`Stage`], and leave nothing behind.
 //!
 //! [`exec`] starts an [`ExecSpec`] inside a running container (joining its
 //! namespaces and cgroup); [`resize_pty`] resizes a terminal;
 //! [`kill_cgroup`] and [`remove_cgroup`] clean up a container's cgroup by
-//! name, idempotently (for `rm -f` and crash recovery). [`CgroupFs`] takes
+//! name, idempotently (for `rm -f` and crash recovery); [`remove_tree`]
+//! removes a rootless container's files from the user's own namespace. [`CgroupFs`] takes
 //! the cgroup root as a parameter so limits can be checked on a fake tree.
 //!
 //! Details that matter to callers:
@@ -43,11 +46,14 @@
 //!   host); the marker it leaves in the work dir is removed after the run.
 //! - Runtime files (the merged mount point, generated `/etc` files) live in
 //!   a tmpfs (`/run` or `/dev/shm`) unless `$TMPDIR` is set.
-//! - With `userns`, the caller owns the rootfs question: image files keep
-//!   their host owners (showing as `nobody` inside) unless the layers and
-//!   upper/work dirs belong to the mapped ids, as dockerd's userns-remap
-//!   prepares them. Root writes the maps itself; other callers need
-//!   `newuidmap`/`newgidmap` (Debian's `uidmap`) and `/etc/subuid` ranges.
+//! - With `userns` as root, the runner writes the maps, idmaps the lower
+//!   dirs (`mount_setattr` with `MOUNT_ATTR_IDMAP`: ext4, xfs, btrfs or
+//!   tmpfs, kernel >= 5.12) so image files owned by host root are root's
+//!   inside without copying a layer, and chowns the upper and work dirs to
+//!   the mapped root, so the container's writes belong to mapped host ids.
+//!   Other callers (rootless) need `newuidmap`/`newgidmap` (Debian's
+//!   `uidmap`) and `/etc/subuid` ranges; nothing is idmapped, so their own
+//!   files are what the mapped root owns.
 //! - A cgroup is created in every hierarchy: cgroup v2 when
 //!   `/sys/fs/cgroup` is cgroup2, else the v1 `memory`, `cpu`, `pids` and
 //!   `freezer` controllers plus the hybrid `unified` tree. The container is
@@ -58,7 +64,7 @@
 //! - Runtime dirs carry their owner's pid; a later run removes those of
 //!   processes that were killed before they could clean up.
 //!
-//! Requires root.
+//! Requires root, or without it (rootless) a `userns` and no `cgroup`.
 //!
 //! ```no_run
 //! use rdock_runner::{run, spawn, Network, RunSpec, Stdio};
@@ -108,10 +114,11 @@ pub use error::{Error, Result, Stage};
 pub use exec::exec;
 pub use pty::resize_pty;
 pub use run::{run, spawn};
-pub use running::{Running, Signaller};
+pub use running::{Reaper, Running, Signaller};
 pub use security::{CapSet, Security};
 pub use spec::{
     ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,
     RunSpec, Stdio,
 };
 pub use user::{resolve_user, ExecUser};
+pub use userns::remove_tree;

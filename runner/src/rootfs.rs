@@ -491,6 +491,7 @@ mod tests {
             cgroup_mounts: Vec::new(),
             security: crate::process::SecurityPlan::new(&Default::default()).unwrap(),
             userns_sync: None,
+            idmapped: Vec::new(),
         };
         let sys = Recording::default();
         let mut stubs = Vec::new();

@@ -40,6 +40,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) security: crate::process::SecurityPlan,
     /// The child's end of the socket used to wait for the id maps.
     pub(crate) userns_sync: Option<RawFd>,
+    /// Where the child attaches the idmapped lower dirs (root with a user
+    /// namespace; the overlay's `lowerdir` names these).
+    pub(crate) idmapped: Vec<PathBuf>,
 }
 
 /// A temporary directory on the host, removed on drop. The overlay is
@@ -156,6 +159,11 @@ fn sweep_stale(base: &Path) {
 /// its work dir once the overlay is gone; the next mount refuses the work
 /// dir while it exists.
 pub(crate) fn remove_volatile_marker(work_dir: &Path) {
+    if !nix::unistd::geteuid().is_root() {
+        // Overlay makes its `work` dirs mode 000: their owner (rootless:
+        // the caller) must open them up to remove anything in them.
+        crate::userns::open_up(&work_dir.join("work"));
+    }
     let incompat = work_dir.join("work/incompat");
     if incompat.symlink_metadata().is_ok() {
         let _ = fs::remove_dir_all(&incompat);
@@ -184,8 +192,12 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
 pub fn spawn(spec: &RunSpec) -> Result<Running> {
     spec.validate()?;
     let rt = RuntimeDir::create(spec)?;
+    let idmapped = crate::userns::prepare_idmap(spec, &rt.0)?;
     let lower = if spec.lower_dirs.is_empty() {
         rt.0.join("empty").to_string_lossy().into_owned()
+    } else if !idmapped.is_empty() {
+        let dirs: Vec<_> = idmapped.iter().map(|d| d.to_string_lossy()).collect();
+        dirs.join(":")
     } else {
         let dirs: Vec<_> = spec
             .lower_dirs
@@ -271,6 +283,7 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
             .unwrap_or_default(),
         security,
         userns_sync: sync.as_ref().map(|(_, c)| c.as_raw_fd()),
+        idmapped,
     };
 
     // SAFETY: glibc's fork resets allocator locks in the child, which then
@@ -280,10 +293,15 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
         ForkResult::Parent { child } => child,
     };
     drop((report_w, status_w, netns, cgroup_files));
+    let idmap_sources = if plan.idmapped.is_empty() {
+        &[][..]
+    } else {
+        &spec.lower_dirs[..]
+    };
     let map_error = match (sync, &spec.userns) {
         (Some((parent, child)), Some(map)) => {
             drop(child);
-            crate::userns::write_maps(&parent, middle, map).err()
+            crate::userns::write_maps(&parent, middle, map, idmap_sources).err()
         }
         _ => None,
     };

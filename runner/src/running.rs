@@ -279,10 +279,44 @@ impl Running {
         })
     }
 
+    /// Like [`Running::wait`], but returns as soon as the command's status
+    /// is known and its cgroup and runtime files are gone, leaving the exit
+    /// of the sandbox's intermediate process to the returned [`Reaper`].
+    /// That process holds the sandbox's namespaces, and the kernel tears
+    /// them down (unmounting the container's root: several ms, tens under
+    /// load) as it exits; the caller's own cleanup can run meanwhile. The
+    /// command and every process of its pid namespace are gone already.
+    pub fn wait_overlapped(mut self) -> Result<(Finished, Reaper)> {
+        let waited = self.wait_status();
+        self.waited = true;
+        let oom = self.cleanup.run();
+        let reaper = Reaper {
+            middle: Some(self.middle),
+        };
+        let (status, timed_out) = waited?;
+        let mut outputs = std::mem::take(&mut self.readers)
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default());
+        let (stdout, stderr) = (
+            outputs.next().unwrap_or_default(),
+            outputs.next().unwrap_or_default(),
+        );
+        let finished = Finished {
+            outcome: Outcome {
+                status,
+                timed_out,
+                stdout,
+                stderr,
+            },
+            oom_killed: oom?,
+        };
+        Ok((finished, reaper))
+    }
+
     /// Reaps the intermediate and undoes everything; returns whether the
     /// OOM killer struck.
     fn finish(&mut self) -> Result<bool> {
-        let _ = waitpid(self.middle, None);
+        reap(self.middle);
         self.cleanup.run()
     }
 
@@ -312,6 +346,36 @@ impl Running {
             _ => Err(Error::ChildLost),
         }
     }
+}
+
+/// The sandbox's intermediate process after [`Running::wait_overlapped`]:
+/// [`Reaper::reap`] (or dropping it) waits until it has exited, namespaces
+/// torn down, so no zombie outlives the caller.
+#[derive(Debug)]
+#[must_use = "dropping a Reaper blocks until the sandbox is torn down"]
+pub struct Reaper {
+    middle: Option<Pid>,
+}
+
+impl Reaper {
+    /// Waits for the intermediate's exit.
+    pub fn reap(mut self) {
+        if let Some(pid) = self.middle.take() {
+            reap(pid);
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(pid) = self.middle.take() {
+            reap(pid);
+        }
+    }
+}
+
+fn reap(pid: Pid) {
+    while waitpid(pid, None) == Err(Errno::EINTR) {}
 }
 
 /// Signals a started process from any thread (see [`Running::signaller`]).

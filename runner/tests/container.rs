@@ -422,31 +422,20 @@ fn fds_stdio_and_host_file_overrides() {
     );
 }
 
-/// Gives the fixture's files to the mapped ids, as a caller preparing
-/// layers for a remapped container does.
-fn chown_tree(path: &std::path::Path, uid: u32) {
-    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
-    if path.symlink_metadata().unwrap().is_dir() {
-        for e in fs::read_dir(path).unwrap() {
-            chown_tree(&e.unwrap().path(), uid);
-        }
-    }
-}
-
 #[test]
 fn user_namespace_maps_root() {
     let Some(f) = fixture() else { return };
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let base = 200_000;
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    for d in [&f.lower, &f.upper, &f.work] {
-        chown_tree(d, base);
-    }
+    // The layer stays owned by host root: it is idmapped, not chowned;
+    // the runner gives the upper and work dirs to the mapped root.
     let _parents = common::CgroupParents;
     let name = cgroup_name("userns");
     let mut spec = f.sh(
         "cat /proc/self/uid_map /proc/self/gid_map; id -u; grep CapEff /proc/self/status; \
-         echo hi > /made; hostname; sleep 0.3",
+         echo hi > /made; hostname; stat -c %u:%g /bin/busybox /etc/passwd; \
+         echo more >> /etc/passwd; sleep 0.3",
     );
     spec.userns = Some(rdock_runner::IdMapping::single(base, 65536));
     spec.cgroup = Some(name.clone());
@@ -496,7 +485,15 @@ fn user_namespace_maps_root() {
     assert_eq!(text.lines().nth(2), Some("0"));
     assert_eq!(text.lines().nth(3), Some("CapEff:\t00000000a80425fb"));
     assert_eq!(text.lines().nth(4), Some("remapped"));
-    assert_eq!(fs::metadata(f.upper.join("made")).unwrap().uid(), base);
+    // Image files appear owned by root inside; what the container writes
+    // (new files, copied-up ones) belongs to the mapped ids on the host.
+    assert_eq!(text.lines().nth(5), Some("0:0"), "{text}");
+    assert_eq!(text.lines().nth(6), Some("0:0"), "{text}");
+    for p in ["made", "etc/passwd"] {
+        let m = fs::metadata(f.upper.join(p)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (base, base), "{p}");
+    }
+    assert_eq!(fs::metadata(f.lower.join("etc/passwd")).unwrap().uid(), 0);
 
     // A terminal from the container's own devpts works under the mapping.
     let mut spec = f.sh("tty");
@@ -508,6 +505,32 @@ fn user_namespace_maps_root() {
     assert!(running.wait().unwrap().outcome.status.success());
     assert_eq!(reader.join().unwrap().trim(), "/dev/pts/0");
     assert!(cgroup_dirs(&name).is_empty());
+}
+
+#[test]
+fn user_namespace_idmaps_every_layer() {
+    let Some(f) = fixture() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // More layers than one descriptor message carries.
+    let mut lowers = Vec::new();
+    for i in 0..70 {
+        let dir = f.dir.path().join(format!("l{i}"));
+        fs::create_dir_all(dir.join("layers")).unwrap();
+        fs::write(dir.join("layers").join(i.to_string()), "").unwrap();
+        lowers.push(dir);
+    }
+    lowers.push(f.lower.clone());
+    let mut spec =
+        f.sh("ls /layers | wc -l; stat -c %u:%g /layers/0 /layers/69 /bin/busybox | sort -u");
+    spec.lower_dirs = lowers;
+    spec.userns = Some(rdock_runner::IdMapping::single(300_000, 65536));
+    let o = run(&spec).unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        out(&o).split_whitespace().collect::<Vec<_>>(),
+        ["70", "0:0"]
+    );
 }
 
 /// A network namespace made with `ip netns add`, deleted on drop.

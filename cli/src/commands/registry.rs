@@ -255,18 +255,38 @@ pub fn pull_missing(store: &Store, image: &str, registry: RegistryOptions) -> an
     if image.len() >= 12 && image.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(()); // an image ID prefix, not a name
     }
-    let shown = Transfers::on_stderr(Verb::Pull);
-    shown.write_line(&format!(
-        "Unable to find image '{}' locally",
-        name.familiar()
-    ));
     let opts = PullOptions {
         platform: None,
         jobs: 0,
         registry,
         skip_unpack: false,
     };
-    pull_shown(store, &name, &opts, shown)?;
+    // docker's lines once the registry answered; a pull that fails before
+    // (no such host, no such tag) is one error line naming the image.
+    let missing = format!("Unable to find image '{}' locally", name.familiar());
+    let shown = Transfers::on_stderr(Verb::Pull);
+    let started = std::sync::Once::new();
+    let header = || {
+        started.call_once(|| {
+            shown.write_line(&missing);
+            shown.line(&format!(
+                "{}: Pulling from {}",
+                tag_or_digest(&name),
+                name.path()
+            ));
+        })
+    };
+    let pulled = rdock_engine::pull(store, &name, &opts, &|e| {
+        header();
+        shown.event(e)
+    })
+    .map_err(|e| anyhow::Error::new(e).context(missing.clone()))?;
+    header();
+    shown.after(&format!("Digest: {}", pulled.digest));
+    shown.after(&format!(
+        "Status: Downloaded newer image for {}",
+        name.familiar()
+    ));
     Ok(())
 }
 

@@ -121,6 +121,10 @@ pub enum ContainerError {
         /// The containers using it.
         ids: String,
     },
+    /// What a container started by a non-root user cannot have, or what
+    /// such a user lacks (a subordinate id range, `newuidmap`).
+    #[error("rootless: {0}")]
+    Rootless(String),
     /// A feature of `rdock run` that this build cannot provide yet.
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),

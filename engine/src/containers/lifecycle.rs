@@ -77,11 +77,14 @@ pub fn run_foreground(store: &Store, created: &Created, terminal: Terminal) -> R
             reason: "is already running".into(),
         });
     }
-    let result = supervise(slot, &created.config, terminal, &mut |_| {});
+    let mut reaper = None;
+    let result = supervise(slot, &created.config, terminal, &mut |_| {}, &mut reaper);
     drop(lock);
     if created.config.auto_remove {
         remove_files(store.root(), slot, &created.config, true, false)?;
     }
+    // The sandbox's teardown overlapped the cleanup above; wait for it.
+    drop(reaper);
     result
 }
 
@@ -138,13 +141,16 @@ pub fn monitor(store: &Store, id: &str, report: &mut dyn Write) -> Result<()> {
         return Ok(());
     };
     let config = slot.read_config()?;
-    let result = supervise(&slot, &config, Terminal::default(), &mut |started| {
+    let mut reaper = None;
+    let on_start = &mut |started: std::result::Result<i32, String>| {
         let _ = match started {
             Ok(pid) => writeln!(report, "ok {pid}"),
             Err(msg) => writeln!(report, "err {}", msg),
         };
         let _ = report.flush();
-    });
+    };
+    let result = supervise(&slot, &config, Terminal::default(), on_start, &mut reaper);
+    drop(reaper);
     drop(lock);
     if let Err(e) = &result {
         // on_start already told the parent; keep the code it needs.
@@ -296,6 +302,14 @@ fn remove_files(
     match std::fs::remove_dir_all(&slot.dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Rootless: files the container's non-root users made belong to
+        // subordinate ids; the user's own namespace may remove them.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                && !nix::unistd::geteuid().is_root() =>
+        {
+            rdock_runner::remove_tree(&slot.dir, &super::create::rootless_userns()?)?;
+        }
         Err(e) => return Err(super::store::io("removing", &slot.dir)(e)),
     }
     if volumes {

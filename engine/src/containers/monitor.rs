@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdock_runner::{ExitStatus, Signaller, Stdio};
+use rdock_runner::{ExitStatus, Reaper, Signaller, Stdio};
 
 use super::config::{ContainerConfig, Status};
 use super::control::{self, Request};
@@ -84,12 +84,15 @@ pub struct Exit {
 
 /// Runs the container until it ends for good (restart policy included).
 /// `on_start` hears of the first start (or why it failed) as soon as it is
-/// known; the detached parent waits for exactly that.
+/// known; the detached parent waits for exactly that. The last run's
+/// sandbox may still be tearing down when this returns: `reaper` then
+/// waits for it (drop it after the caller's own cleanup, which overlaps).
 pub(crate) fn supervise(
     slot: &Slot,
     config: &ContainerConfig,
     terminal: Terminal,
     on_start: &mut dyn FnMut(std::result::Result<i32, String>),
+    reaper: &mut Option<Reaper>,
 ) -> Result<Exit> {
     let shared = Arc::new(Shared::default());
     let cgroup = cgroup_name(config);
@@ -109,7 +112,7 @@ pub(crate) fn supervise(
     };
     // Whatever happens in the loop, the network is detached afterwards.
     let result = run_loop(
-        slot, config, &terminal, &log, &net, &shared, &cgroup, on_start,
+        slot, config, &terminal, &log, &net, &shared, &cgroup, on_start, reaper,
     );
     // The runner removed the cgroup when the command was waited for.
     net.detach();
@@ -127,11 +130,16 @@ fn run_loop(
     shared: &Arc<Shared>,
     cgroup: &str,
     on_start: &mut dyn FnMut(std::result::Result<i32, String>),
+    reaper: &mut Option<Reaper>,
 ) -> Result<Exit> {
     let mut restarts = 0u32;
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
     loop {
+        // A restart mounts the same upper dir: the last sandbox goes first.
+        if let Some(r) = reaper.take() {
+            r.reap();
+        }
         let started = Instant::now();
         let outcome = attempt(slot, config, terminal, log, net, shared, cgroup, restarts);
         let exit = match outcome {
@@ -140,7 +148,10 @@ fn run_loop(
                     on_start(Ok(pid));
                     first = false;
                 }
-                wait()
+                wait().map(|(exit, r)| {
+                    *reaper = Some(r);
+                    exit
+                })
             }
             Err(e) => Err(e),
         };
@@ -208,7 +219,7 @@ pub(crate) fn cgroup_name(config: &ContainerConfig) -> String {
     format!("rdock/{}", config.id)
 }
 
-type Waiter = Box<dyn FnOnce() -> Result<Exit>>;
+type Waiter = Box<dyn FnOnce() -> Result<(Exit, Reaper)>>;
 
 /// Starts the command once; returns its pid and a function that pumps
 /// its output and waits for it.
@@ -224,7 +235,10 @@ fn attempt(
     restarts: u32,
 ) -> Result<(i32, Waiter)> {
     let mut spec = super::spec::run_spec(slot, config, net)?;
-    spec.cgroup = Some(cgroup.to_owned());
+    // Without root there is no cgroup to create (create refused limits).
+    if nix::unistd::geteuid().is_root() {
+        spec.cgroup = Some(cgroup.to_owned());
+    }
     let pipe = |what| std::io::pipe().map_err(io(what, &slot.dir));
     let null = std::fs::File::open("/dev/null").map_err(io("opening", "/dev/null".as_ref()))?;
     let stdin_fd = match &terminal.stdin {
@@ -296,8 +310,8 @@ fn attempt(
         s.ip = net.ip().unwrap_or_default();
     })?;
     let shared = shared.clone();
-    let wait = move || -> Result<Exit> {
-        let finished = running.wait();
+    let wait = move || -> Result<(Exit, Reaper)> {
+        let finished = running.wait_overlapped();
         // The command ended: no more signals for it.
         let signaller = shared
             .running
@@ -309,15 +323,16 @@ fn attempt(
         for p in pumps {
             let _ = p.join();
         }
-        let finished = finished?;
+        let (finished, reaper) = finished?;
         let code = match finished.outcome.status {
             ExitStatus::Exited(c) => c,
             ExitStatus::Signaled(s) => 128 + s,
         };
-        Ok(Exit {
+        let exit = Exit {
             code,
             oom_killed: finished.oom_killed,
-        })
+        };
+        Ok((exit, reaper))
     };
     Ok((pid, Box::new(wait)))
 }

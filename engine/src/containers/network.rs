@@ -2,7 +2,8 @@
 //! and `host`; `bridge` and user networks are attached with the runner's
 //! [`rdock_runner::net::attach`] (address, veth, published ports, hosts
 //! and resolv.conf files) and joined by the sandbox, and detached when the
-//! container is done (also after a crash, from `rm`).
+//! container is done (its veth pair going with its network namespace), or
+//! after a crash, from `rm`.
 
 use std::path::{Path, PathBuf};
 
@@ -94,9 +95,12 @@ impl NetworkSetup {
         }
     }
 
+    /// Detaches, once every process of the container has exited (its veth
+    /// pair goes with its network namespace: see
+    /// [`rdock_runner::net::detach_exited`]).
     pub(crate) fn detach(self) {
         if let Some((id, bridge, att)) = self.bridge {
-            let _ = net::detach(&id, &bridge);
+            let _ = net::detach_exited(&id, &bridge);
             drop(att);
         }
     }

@@ -1,6 +1,8 @@
 //! Typed values of `rdock run` flags, parsed as docker parses them:
 //! [`RestartPolicy`], [`NetworkMode`], [`MountSpec`] (from `-v`, `--mount`
-//! and `--tmpfs`), byte sizes ([`parse_bytes`]) and signals ([`parse_signal`]).
+//! and `--tmpfs`), byte sizes ([`parse_bytes`]) and signals ([`parse_signal`]),
+//! and `--userns` (`host` or `auto`, with the subordinate id ranges `auto`
+//! allocates).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -405,6 +407,91 @@ const SIGNALS: &[(&str, i32)] = &[
     ("SYS", 31),
 ];
 
+/// `--userns`: `host` (or empty, the default) shares the host's user ids;
+/// `auto` (podman's name) runs the container as an unprivileged
+/// subordinate range of its own ([`UsernsRange`]). Docker only has the
+/// daemon-wide `userns-remap`; a per-run flag fits a daemonless tool.
+pub(crate) fn parse_userns(s: &str) -> Result<bool> {
+    match s {
+        "" | "host" => Ok(false),
+        "auto" => Ok(true),
+        _ => Err(invalid(
+            "--userns",
+            s,
+            "valid values are \"host\" and \"auto\"",
+        )),
+    }
+}
+
+/// The ids of one `--userns=auto` container: container ids `0..size` are
+/// host uids `uid..` and gids `gid..`. Stored in the container's config as
+/// `auto:UID:GID:SIZE` so restarts keep the ids its files belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UsernsRange {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) size: u32,
+}
+
+/// Ids per container, as podman's and Docker's default.
+pub(crate) const USERNS_SIZE: u32 = 65536;
+
+/// Without an `/etc/subuid` entry for `rdock` or `root`: 1024 ranges
+/// from 10^9 up, above what `useradd` hands out (its default
+/// `SUB_UID_MAX` is 600100000), so no user's own range overlaps.
+pub(crate) const DEFAULT_POOL: (u32, u32) = (1_000_000_000, 1024 * USERNS_SIZE);
+
+impl UsernsRange {
+    pub(crate) fn to_config(self) -> String {
+        format!("auto:{}:{}:{}", self.uid, self.gid, self.size)
+    }
+
+    /// The range stored by [`UsernsRange::to_config`]; `None` for `host`.
+    pub(crate) fn from_config(s: &str) -> Option<UsernsRange> {
+        let mut it = s.strip_prefix("auto:")?.split(':').map(str::parse::<u32>);
+        let (Some(Ok(uid)), Some(Ok(gid)), Some(Ok(size)), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return None;
+        };
+        Some(UsernsRange { uid, gid, size })
+    }
+
+    /// The first free range: slot `k` of each pool (`(start, count)` of
+    /// subordinate uids and gids) is `start + k * USERNS_SIZE`; slots
+    /// whose uid start is in `used` are taken.
+    pub(crate) fn allocate(
+        uids: (u32, u32),
+        gids: (u32, u32),
+        used: &[u32],
+    ) -> Option<UsernsRange> {
+        let slots = (uids.1 / USERNS_SIZE).min(gids.1 / USERNS_SIZE);
+        (0..slots)
+            .map(|k| UsernsRange {
+                uid: uids.0 + k * USERNS_SIZE,
+                gid: gids.0 + k * USERNS_SIZE,
+                size: USERNS_SIZE,
+            })
+            .find(|r| !used.contains(&r.uid))
+    }
+}
+
+/// The pool of `/etc/subuid` (or `/etc/subgid`) text for the first of
+/// `names` that has an entry of at least [`USERNS_SIZE`] ids.
+pub(crate) fn subid_pool(text: &str, names: &[&str]) -> Option<(u32, u32)> {
+    names.iter().find_map(|name| {
+        text.lines().find_map(|line| {
+            let mut f = line.trim().split(':');
+            if f.next() != Some(*name) {
+                return None;
+            }
+            let start = f.next()?.parse::<u32>().ok()?;
+            let count = f.next()?.parse::<u32>().ok()?;
+            (count >= USERNS_SIZE && start.checked_add(count).is_some()).then_some((start, count))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,5 +585,31 @@ mod tests {
             "mynet".parse::<NetworkMode>().unwrap(),
             NetworkMode::Named("mynet".into())
         );
+    }
+    #[test]
+    fn userns_values_and_ranges() {
+        assert!(!parse_userns("host").unwrap());
+        assert!(!parse_userns("").unwrap());
+        assert!(parse_userns("auto").unwrap());
+        let e = parse_userns("keep-id").unwrap_err().to_string();
+        assert!(e.contains("--userns") && e.contains("keep-id"), "{e}");
+
+        let text = "alice:100000:65536\nroot:300000:131072\nrdock:900000:65535\n";
+        // rdock's entry is too small for one container: root's is used.
+        assert_eq!(subid_pool(text, &["rdock", "root"]), Some((300000, 131072)));
+        assert_eq!(subid_pool(text, &["bob"]), None);
+        assert_eq!(subid_pool("root:x:1\n", &["root"]), None);
+
+        let pool = (300000, 131072);
+        let a = UsernsRange::allocate(pool, (500000, 65536 * 4), &[]).unwrap();
+        assert_eq!((a.uid, a.gid, a.size), (300000, 500000, 65536));
+        let b = UsernsRange::allocate(pool, pool, &[300000]).unwrap();
+        assert_eq!(b.uid, 365536);
+        assert_eq!(UsernsRange::allocate(pool, pool, &[300000, 365536]), None);
+
+        assert_eq!(UsernsRange::from_config(&b.to_config()), Some(b));
+        assert_eq!(UsernsRange::from_config("host"), None);
+        assert_eq!(UsernsRange::from_config("auto:1:2"), None);
+        assert_eq!(UsernsRange::from_config("auto:1:2:3:4"), None);
     }
 }

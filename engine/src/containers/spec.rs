@@ -72,6 +72,57 @@ pub(crate) fn run_spec(
     };
     spec.init = config.init;
     spec.readonly_rootfs = config.read_only;
-    // `--userns` is checked at create: only "host" (no remapping) exists.
+    // Without root, always the user's own subordinate ids.
+    if !nix::unistd::geteuid().is_root() {
+        spec.userns = Some(super::create::rootless_userns()?);
+        return Ok(spec);
+    }
+    // `--userns=auto` stored its range at create.
+    spec.userns = config
+        .userns
+        .as_deref()
+        .and_then(super::options::UsernsRange::from_config)
+        .map(|r| rdock_runner::IdMapping {
+            uids: vec![rdock_runner::IdRange {
+                container: 0,
+                host: r.uid,
+                size: r.size,
+            }],
+            gids: vec![rdock_runner::IdRange {
+                container: 0,
+                host: r.gid,
+                size: r.size,
+            }],
+        });
+    if let Some(r) = config
+        .userns
+        .as_deref()
+        .and_then(super::options::UsernsRange::from_config)
+    {
+        give_volumes(&spec, config, r);
+    }
     Ok(spec)
+}
+
+/// A volume still owned by host root (fresh) becomes the remapped root's,
+/// as volumes of Docker's `userns-remap` are, so the container can write
+/// to it; host root keeps access to it anyway.
+fn give_volumes(spec: &RunSpec, config: &ContainerConfig, r: super::options::UsernsRange) {
+    use std::os::unix::fs::MetadataExt;
+    let targets: Vec<&str> = config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Volume { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    for m in &spec.mounts {
+        if let Mount::Bind { source, target, .. } = m {
+            let fresh = std::fs::metadata(source).is_ok_and(|md| md.uid() == 0 && md.gid() == 0);
+            if fresh && targets.contains(&target.as_str()) {
+                let _ = std::os::unix::fs::chown(source, Some(r.uid), Some(r.gid));
+            }
+        }
+    }
 }

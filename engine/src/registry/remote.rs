@@ -118,7 +118,7 @@ impl Remote for ClientRemote {
             .transpose()?;
         let how = with_progress(progress, |p| {
             self.client
-                .push_blob(&self.repo, &d, open, from.as_ref(), p)
+                .push_stored_blob(&self.repo, &d, open, from.as_ref(), p)
         })?;
         Ok(match how {
             PushedHow::Exists => BlobPush::Exists,

@@ -225,7 +225,7 @@ pub fn attach(id: &str, net: &NetworkConfig, req: &AttachRequest) -> NetResult<A
         Err(e) => {
             // Another network's namespace file is not ours to remove.
             let own_ns = !matches!(e, NetError::NamespaceInUse { .. });
-            let _ = teardown(net, id, own_ns);
+            let _ = teardown(net, id, own_ns, true);
             Err(e)
         }
     }
@@ -272,7 +272,15 @@ fn setup_locked(
             source: std::io::Error::from_raw_os_error(libc::ENODEV),
         })?;
     let ns_file = netns::open(&ns_path)?;
-    host.add_veth(&endpoint.veth, bridge, "eth0", ns_file.as_raw_fd())?;
+    match host.add_veth(&endpoint.veth, bridge, "eth0", ns_file.as_raw_fd()) {
+        // The pair of an earlier run of this container whose namespace the
+        // kernel is still destroying (see `detach_exited`): delete it now.
+        Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
+            host.del_link(&endpoint.veth)?;
+            host.add_veth(&endpoint.veth, bridge, "eth0", ns_file.as_raw_fd())?;
+        }
+        other => other?,
+    }
     // Hairpin: a frame may leave the bridge port it came in by, so a
     // container reaches its own published port through a host address.
     let hairpin = format!("/sys/class/net/{}/brport/hairpin_mode", endpoint.veth);
@@ -301,6 +309,41 @@ pub fn detach(id: &str, net: &NetworkConfig) -> NetResult<()> {
     validate_id(id)?;
     let _lock = state::lock_network(&net.name)?;
     teardown_locked(net, id)
+}
+
+/// [`detach`] for a container whose processes have all exited: the same,
+/// except that the veth pair is left to the kernel, which deletes it when
+/// it destroys the network namespace, as soon as the last process in it
+/// (at most the sandbox's exiting intermediate) is gone. Deleting it here
+/// would wait for the network stack's RCU grace periods (12 to 48 ms on a
+/// busy host). The address is taken off `eth0` first, so the namespace,
+/// while it lingers, never answers for an address a new container leases.
+/// A container that is still running keeps its namespace, and its veth,
+/// until it exits: call [`detach`] for those.
+pub fn detach_exited(id: &str, net: &NetworkConfig) -> NetResult<()> {
+    validate_id(id)?;
+    let _lock = state::lock_network(&net.name)?;
+    let record = endpoint_path(&net.name, id);
+    let own_ns = !attached_elsewhere(&net.name, id);
+    match read_endpoint(&record) {
+        Ok(Some(ep)) if own_ns && ep.netns.exists() => {
+            // Without the address gone the veth must go now.
+            if unaddress(&ep).is_err() {
+                return teardown_locked(net, id);
+            }
+            teardown(net, id, true, false)
+        }
+        _ => teardown_locked(net, id),
+    }
+}
+
+/// Takes the container's address off its `eth0`.
+fn unaddress(ep: &Endpoint) -> NetResult<()> {
+    let mut ns = netns::rtnl_in(&ep.netns)?;
+    if let Some(eth0) = ns.link_index("eth0")? {
+        ns.del_addr(eth0, ep.ip, ep.prefix, "eth0")?;
+    }
+    Ok(())
 }
 
 /// Whether another network has a record of container `id` (its namespace
@@ -345,16 +388,19 @@ fn reap_locked(net: &NetworkConfig, alive: impl Fn(&Endpoint) -> bool) -> NetRes
 }
 
 pub(crate) fn teardown_locked(net: &NetworkConfig, id: &str) -> NetResult<()> {
-    teardown(net, id, true)
+    teardown(net, id, true, true)
 }
 
-fn teardown(net: &NetworkConfig, id: &str, remove_netns: bool) -> NetResult<()> {
+/// `delete_veth` false leaves the pair to the namespace's destruction.
+fn teardown(net: &NetworkConfig, id: &str, remove_netns: bool, delete_veth: bool) -> NetResult<()> {
     let record = endpoint_path(&net.name, id);
     // An unreadable record must not stop the rest of the cleanup.
     if let Ok(Some(ep)) = read_endpoint(&record) {
         iptables::remove(&ep.rules);
     }
-    Rtnl::open()?.del_link(&veth_name(&net.name, id))?;
+    if delete_veth {
+        Rtnl::open()?.del_link(&veth_name(&net.name, id))?;
+    }
     if remove_netns && !attached_elsewhere(&net.name, id) {
         netns::remove(id)?;
     }
@@ -381,6 +427,104 @@ mod tests {
         assert_eq!(a, veth_name("bridge", "c1"));
         assert_ne!(a, veth_name("bridge", "c2"));
         assert_ne!(a, veth_name("other", "c1"));
+    }
+
+    fn link_exists(name: &str) -> bool {
+        Path::new("/sys/class/net").join(name).exists()
+    }
+
+    fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The pair goes with the namespace, the address at once; the same id
+    /// and the same address can be attached again meanwhile.
+    #[test]
+    fn detach_exited_leaves_the_veth_to_the_namespace() {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(std::env::var_os("CI").is_none(), "needs root in CI");
+            return;
+        }
+        let name = format!("rdt-exited-{}", std::process::id());
+        let net = NetworkConfig::new(&name, "10.251.19.0/24".parse().unwrap()).unwrap();
+        struct Guard(NetworkConfig, Option<std::process::Child>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                if let Some(mut c) = self.1.take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                for ep in endpoints(&self.0.name).unwrap_or_default() {
+                    let _ = detach(&ep.container_id, &self.0);
+                }
+                let _ = super::super::remove_network(&self.0);
+            }
+        }
+        let _ = super::super::remove_network(&net);
+        let mut guard = Guard(net.clone(), None);
+        let id = format!("{name}-c1");
+        let req = AttachRequest {
+            hostname: "c1".into(),
+            aliases: vec![],
+            ports: vec![],
+        };
+        let att = attach(&id, &net, &req).unwrap();
+        let veth = att.endpoint.veth.clone();
+        // A process still in the namespace (as the sandbox's exiting
+        // intermediate is) keeps it, and the pair, alive.
+        let holder = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", att.netns.display()))
+            .args(["sleep", "30"])
+            .spawn()
+            .unwrap();
+        let ns_of_holder = format!("--net=/proc/{}/ns/net", holder.id());
+        guard.1 = Some(holder);
+        eventually("the holder joined", || {
+            fs::read_link(format!("/proc/{}/ns/net", guard.1.as_ref().unwrap().id()))
+                .ok()
+                .zip(fs::metadata(&att.netns).ok())
+                .is_some_and(|(l, m)| {
+                    use std::os::unix::fs::MetadataExt;
+                    l.to_string_lossy().contains(&m.ino().to_string())
+                })
+        });
+        detach_exited(&id, &net).unwrap();
+        assert!(!att.netns.exists());
+        assert!(endpoints(&net.name).unwrap().is_empty());
+        assert!(!att.hosts_file.exists() && !att.resolv_conf.exists());
+        assert!(link_exists(&veth), "the namespace still holds it");
+        let addrs = std::process::Command::new("nsenter")
+            .args([
+                ns_of_holder.as_str(),
+                "ip",
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "eth0",
+            ])
+            .output()
+            .unwrap();
+        assert!(addrs.status.success());
+        let addrs = String::from_utf8_lossy(&addrs.stdout).into_owned();
+        assert!(!addrs.contains(&att.ip.to_string()), "{addrs}");
+        // The same id again (a restart): the lingering pair is replaced;
+        // the address is free again.
+        let again = attach(&id, &net, &req).unwrap();
+        assert_eq!(again.ip, att.ip);
+        assert!(link_exists(&veth));
+        detach(&id, &net).unwrap();
+        assert!(!link_exists(&veth));
+        // Once the last process leaves, the kernel deletes the old pair.
+        let third = attach(&id, &net, &req).unwrap();
+        detach_exited(&id, &net).unwrap();
+        assert!(!third.netns.exists());
+        eventually("the veth went with its namespace", || !link_exists(&veth));
+        drop(guard);
     }
 
     #[test]

@@ -60,7 +60,9 @@ mod network;
 mod ports;
 mod state;
 
-pub use attach::{attach, detach, detach_dead, endpoints, AttachRequest, Attachment, Endpoint};
+pub use attach::{
+    attach, detach, detach_dead, detach_exited, endpoints, AttachRequest, Attachment, Endpoint,
+};
 pub use config::{
     validate_network_name, Ipv4Net, NetworkConfig, PortMapping, Proto, PublishedPort,
     DEFAULT_BRIDGE, DEFAULT_NETWORK,

@@ -224,6 +224,36 @@ impl Rtnl {
         }
     }
 
+    /// Removes `ip/prefix` from interface `index`; an address not there is
+    /// fine.
+    pub(crate) fn del_addr(
+        &mut self,
+        index: u32,
+        ip: Ipv4Addr,
+        prefix: u8,
+        name: &str,
+    ) -> NetResult<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.attributes.push(AddressAttribute::Local(ip.into()));
+        let object = format!("{ip}/{prefix} on {name}");
+        match self.change(
+            RouteNetlinkMessage::DelAddress(msg),
+            false,
+            "delete address",
+            &object,
+        ) {
+            Err(NetError::Netlink { source, .. })
+                if source.raw_os_error() == Some(libc::EADDRNOTAVAIL) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// Adds `ip/prefix` to interface `index`; an address already there is
     /// fine (a bridge re-created by a concurrent start).
     pub(crate) fn add_addr(

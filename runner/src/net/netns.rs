@@ -124,6 +124,25 @@ pub(crate) fn create(id: &str) -> NetResult<(PathBuf, Rtnl)> {
     }
 }
 
+/// A netlink socket inside the namespace file `path` (a socket stays in
+/// the namespace it was made in; a throwaway thread joins it to make one).
+pub(crate) fn rtnl_in(path: &Path) -> NetResult<Rtnl> {
+    let file = open(path)?;
+    let target = path.to_owned();
+    std::thread::spawn(move || -> NetResult<Rtnl> {
+        nix::sched::setns(&file, CloneFlags::CLONE_NEWNET).map_err(ns_err("join", &target))?;
+        Rtnl::open()
+    })
+    .join()
+    .unwrap_or_else(|_| {
+        Err(NetError::Netns {
+            action: "join",
+            path: path.to_owned(),
+            source: std::io::Error::other("namespace thread panicked"),
+        })
+    })
+}
+
 /// Opens the namespace file of `id` (for `IFLA_NET_NS_FD` or `setns`).
 pub(crate) fn open(path: &Path) -> NetResult<File> {
     File::open(path).map_err(|source| NetError::Netns {
