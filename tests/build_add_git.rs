@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{rdock_bin, tempdir};
+use common::{rdock_at_epoch, tempdir};
 
 /// `git daemon`, killed when dropped.
 struct Daemon(Child);
@@ -94,14 +94,7 @@ fn daemon(base: &Path) -> (Daemon, String) {
 }
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", "1000000000")
-        .env_remove("RDOCK_ROOT")
-        .output()
-        .expect("running rdock")
+    rdock_at_epoch(root, args, "1000000000")
 }
 
 /// Builds `dockerfile`; its output and the rootfs files (path to body).

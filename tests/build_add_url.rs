@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-use common::{rdock_bin, tempdir};
+use common::{rdock_at_epoch, tempdir};
 use sha2::{Digest as _, Sha256};
 
 const EPOCH: &str = "1000000000";
@@ -81,14 +81,7 @@ fn serve(files: BTreeMap<String, Vec<u8>>) -> (String, Log) {
 }
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env_remove("RDOCK_ROOT")
-        .output()
-        .expect("running rdock")
+    rdock_at_epoch(root, args, EPOCH)
 }
 
 /// Builds `dockerfile` in `dir/context`, writing the rootfs tar; returns

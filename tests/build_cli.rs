@@ -18,21 +18,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at_epoch, tempdir};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 const EPOCH: &str = "1000000000";
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env_remove("RDOCK_ROOT")
-        .output()
-        .expect("running rdock")
+    rdock_at_epoch(root, args, EPOCH)
 }
 
 fn ok(root: &Path, args: &[&str]) -> String {

@@ -8,18 +8,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at_epoch, rdock_bin, tempdir};
 
 /// `rdock --root ROOT ARGS` with SOURCE_DATE_EPOCH=0.
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", "0")
-        .env_remove("RDOCK_ROOT")
-        .output()
-        .expect("running rdock")
+    rdock_at_epoch(root, args, "0")
 }
 
 /// Runs and asserts success; returns stdout.

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at, tempdir};
 use serde_json::Value;
 
 const DOCKERFILE: &str = "FROM busybox\n\
@@ -20,13 +20,7 @@ const DOCKERFILE: &str = "FROM busybox\n\
     CMD [\"cat\", \"/built.txt\"]\n";
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("RDOCK_ROOT")
-        .output()
-        .expect("running rdock")
+    rdock_at(root, args)
 }
 
 fn run(program: &str, args: &[&str], env: &[(&str, &Path)]) -> String {

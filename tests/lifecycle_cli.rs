@@ -10,17 +10,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at, rdock_bin, tempdir};
 
 fn rdock_in(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("RDOCK_ROOT")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running rdock")
+    rdock_at(root, args)
 }
 
 /// The store of this test binary.

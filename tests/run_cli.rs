@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at, rdock_bin, tempdir};
 
 /// One store per test binary with busybox imported.
 fn root() -> &'static Path {
@@ -33,14 +33,7 @@ fn root() -> &'static Path {
 }
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("RDOCK_ROOT")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running rdock")
+    rdock_at(root, args)
 }
 
 /// `rdock run ARGS` on the shared store.

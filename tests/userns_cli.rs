@@ -12,17 +12,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{busybox_rootfs, rdock_bin, tempdir};
+use common::{busybox_rootfs, rdock_at, rdock_bin, tempdir};
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
-    Command::new(rdock_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("RDOCK_ROOT")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running rdock")
+    rdock_at(root, args)
 }
 
 fn text(b: &[u8]) -> String {

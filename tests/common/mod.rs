@@ -76,3 +76,29 @@ pub fn busybox_rootfs() -> &'static Path {
         out
     })
 }
+
+/// `rdock --root ROOT ARGS`, ready to run: the caller's `RDOCK_ROOT` is
+/// dropped and standard input is `/dev/null`.
+pub fn rdock_command(root: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(rdock_bin());
+    cmd.arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("RDOCK_ROOT")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Runs `rdock --root ROOT ARGS` to completion.
+pub fn rdock_at(root: &Path, args: &[&str]) -> Output {
+    rdock_command(root, args).output().expect("running rdock")
+}
+
+/// Runs `rdock --root ROOT ARGS` with `SOURCE_DATE_EPOCH` set, for builds
+/// whose image IDs tests compare.
+pub fn rdock_at_epoch(root: &Path, args: &[&str], epoch: &str) -> Output {
+    rdock_command(root, args)
+        .env("SOURCE_DATE_EPOCH", epoch)
+        .output()
+        .expect("running rdock")
+}
