@@ -22,7 +22,10 @@
 //! `inspect` (also listed by [`endpoints`]). [`detach`] removes all of it,
 //! idempotently, also after a crash; [`detach_dead`] does so for every
 //! container a liveness check rejects, and `attach` for those whose
-//! namespace file is gone. Published ports answer on every host address,
+//! namespace file is gone. [`detach_exited`], for a container whose
+//! processes have all exited, leaves its veth pair to the kernel, which
+//! deletes it with the namespace (a synchronous delete waits for the
+//! network stack's RCU grace periods). Published ports answer on every host address,
 //! loopback included, to the host and to containers alike. Errors are
 //! [`NetError`]s.
 //!
