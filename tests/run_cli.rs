@@ -295,11 +295,16 @@ fn volumes_persist_and_named_volumes_copy_up() {
         code(&rrun(&["--rm", "-v", &ro, "busybox", "touch", "/data/g"])),
         0
     );
-    // -v creates a missing host path, as docker does.
+    // A missing host path for -v is an error (docker would make an empty
+    // folder, hiding typos): one line, exit 125, nothing created.
     let missing = host.join("new/dir");
     let v = format!("{}:/m", missing.display());
-    ok(&["--rm", "-v", &v, "busybox", "true"]);
-    assert!(missing.is_dir());
+    let out = rrun(&["--rm", "-v", &v, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!missing.exists());
 
     let vol = format!("vol{}", std::process::id());
     // An empty named volume takes the image's content at its path.

@@ -138,8 +138,9 @@ impl FromStr for NetworkMode {
 /// One mount of a container, from `-v`, `--mount` or `--tmpfs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountSpec {
-    /// A host path. `create` is docker's `-v` behaviour: a missing source
-    /// is created as a folder; `--mount` requires it to exist.
+    /// A host path. `create` would be docker's `-v` behaviour (a missing
+    /// source made a folder); rdock's `-v` and `--mount` both require the
+    /// source to exist, so a typo is an error rather than an empty folder.
     Bind {
         /// Absolute host path.
         source: PathBuf,
@@ -202,7 +203,7 @@ impl MountSpec {
                 source: PathBuf::from(src),
                 target: dst.to_owned(),
                 readonly,
-                create: true,
+                create: false,
             },
             Some(src) if src.starts_with('.') || src.contains('/') => {
                 return Err(invalid(
@@ -531,7 +532,7 @@ mod tests {
                 source: "/data".into(),
                 target: "/d".into(),
                 readonly: true,
-                create: true
+                create: false
             }
         );
         assert!(matches!(
