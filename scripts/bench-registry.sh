@@ -9,7 +9,10 @@
 #   pull (incl. unpack):  rdock pull into a fresh store (layers unpacked
 #                         into snapshots); podman pull (vfs storage)
 # Each push goes to a new repository of a new registry, so every blob is
-# uploaded. Prints a Markdown table of medians (RUNS=3 by default).
+# uploaded; which tool goes first alternates between runs. Prints Markdown
+# tables of medians (RUNS=3 by default): wall times, and the CPU of the
+# tool (/usr/bin/time) and of the registry process (/proc/PID/stat)
+# during each run.
 # Usage (as root): bash scripts/bench-registry.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

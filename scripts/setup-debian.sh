@@ -29,6 +29,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 # rrun's start benchmark (scripts/bench-run.sh): hyperfine, and crun as a peer.
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v crun >/dev/null 2>&1 || need+=(crun)
+# The registry benchmark (scripts/bench-registry.sh): each run's CPU.
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

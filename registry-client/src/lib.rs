@@ -22,18 +22,26 @@
 //!   backoff, reports [`Progress`], and checks size and sha256 **before**
 //!   returning `Ok`. The sink's bytes are unverified until then: callers
 //!   write to a temporary file and commit (rename) it only on `Ok`.
-//!   [`Client::fetch_blob_bytes`] for small blobs (configs).
+//!   [`Client::fetch_blob_to_verifying_sink`] leaves the digest to a sink
+//!   that hashes anyway (a content-addressed store's writer), so each
+//!   byte is hashed once. [`Client::fetch_blob_bytes`] for small blobs
+//!   (configs).
 //! - [`Client::blob_exists`]; [`Client::push_blob`] skips present blobs
 //!   ([`PushedHow::Exists`]), mounts from another repository of the same
 //!   registry ([`PushedHow::Mounted`]), else uploads
 //!   ([`PushedHow::Uploaded`]): one PUT (content read into memory) up to
-//!   [`ClientOptions::chunk_size`]; above, PATCH chunks of that size
-//!   streamed from the reader (nothing buffered), then the PUT that
-//!   commits. The content is hashed as it is sent and the upload is
-//!   committed only if it matches the descriptor. A failed chunk resumes
-//!   from the offset the registry reports, or in a new session if the
-//!   registry dropped the old one (the reference registry does after a
-//!   cut PATCH), re-reading the content through `open` when needed.
+//!   [`ClientOptions::chunk_size`]; above, PATCH chunks of that size,
+//!   each read (and hashed) by a reader thread while the one before is
+//!   sent, from a few reused buffers, and handed to the HTTP stack whole
+//!   (reqwest reads a reader body 8 KiB at a time, with a thread hand-off
+//!   each), then the PUT that commits. The upload is committed only if
+//!   the content matches the descriptor: [`Client::push_blob`] hashes it,
+//!   [`Client::push_stored_blob`] (content from a store that verified it
+//!   on commit) checks its size and leaves the digest to the registry,
+//!   which refuses a mismatch. A failed chunk resumes from the offset the
+//!   registry reports, or in a new session if the registry dropped the
+//!   old one (the reference registry does after a cut PATCH), re-reading
+//!   the content through `open` when needed.
 //! - [`Client::check_login`] and [`Client::login`] (which also returns
 //!   the identity token a token service issues) for `login`; [`auth`]:
 //!   [`auth::DockerConfig`]

@@ -1,9 +1,10 @@
 //! Pushing blobs: [`Client::push_blob`] skips blobs the registry has,
 //! mounts from another repository of the same registry, else uploads with
 //! one PUT (up to [`ClientOptions::chunk_size`](crate::ClientOptions)) or
-//! PATCH chunks then a PUT, hashing the content as it goes and completing
-//! the upload only if it matches; a failed chunk resumes from the
-//! registry's upload offset.
+//! PATCH chunks (read ahead on another thread) then a PUT, completing the
+//! upload only if the content matches (hashed here, or for stored content
+//! by the registry alone); a failed chunk resumes from the registry's
+//! upload offset.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};

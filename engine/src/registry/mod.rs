@@ -9,6 +9,9 @@
 //! registry); [`connect`] gives the real one over
 //! `rdock_registry_client`. Layers move [`PullOptions::jobs`] at a time
 //! (3 by default, as docker), each reported through [`TransferEvent`]s.
+//! Each byte is hashed once: a pulled blob by the store's writer (which
+//! commits only a match), a pushed one not at all here (the store
+//! verified it when it was committed; the registry checks it again).
 //! Plain HTTP is used only for registries on loopback (`localhost`,
 //! `127.0.0.1`, `[::1]`) and those listed in [`RegistryOptions::insecure`]
 //! (the CLI's `--insecure-registry` and `RDOCK_INSECURE_REGISTRIES`).
@@ -55,13 +58,16 @@ pub struct Fetched {
 }
 
 /// One repository of one registry: the network boundary of pull and push.
-/// Implementations check what they download against the digests asked for.
+/// Implementations check manifests against the digests asked for; blobs
+/// are checked by the sink they are written to.
 pub trait Remote: Sync {
     /// The manifest or index that `reference` (a tag or a digest) names.
     fn manifest(&self, reference: &str) -> Result<Fetched>;
     /// Streams the blob `layer` describes into `out` (which may be told to
     /// truncate when a transfer resumes), calling `progress` with the
-    /// bytes received so far; `Ok` only once size and digest matched.
+    /// bytes received so far; `Ok` only once the size matched. The digest
+    /// is checked by `out` (a store writer commits only a match), so each
+    /// byte is hashed once.
     fn blob(
         &self,
         layer: &Descriptor,

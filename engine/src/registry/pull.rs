@@ -28,7 +28,7 @@ pub const DEFAULT_JOBS: usize = 3;
 pub struct PullOptions {
     /// The platform to pick from an index (default: this host).
     pub platform: Option<Platform>,
-    /// Layers moved at once (0: [`DEFAULT_JOBS`]).
+    /// Layers moved at once (0: the default, `DEFAULT_JOBS`).
     pub jobs: usize,
     /// Registries and their transport.
     pub registry: RegistryOptions,
@@ -297,8 +297,19 @@ impl<'a> StoreSink<'a> {
     }
 
     fn commit(self, digest: &Digest, size: u64) -> Result<()> {
-        self.writer.commit(Some((digest.clone(), size)))?;
-        Ok(())
+        match self.writer.commit(Some((digest.clone(), size))) {
+            Ok(_) => Ok(()),
+            // The transfer's own error, as when the client checked it.
+            Err(rdock_cache::Error::DigestMismatch { expected, actual }) => {
+                Err(rdock_registry_client::Error::DigestMismatch {
+                    what: format!("downloaded blob {expected}"),
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                }
+                .into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
