@@ -2,14 +2,18 @@
 //! step that failed inside the child before `execve`.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
 
+use crate::net::Proto;
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong when running a sandboxed process.
+/// Everything that can go wrong when running a sandboxed process or wiring
+/// it into a network.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The [`crate::RunSpec`] was rejected before any work was done.
@@ -94,6 +98,111 @@ pub enum Error {
     NotRunning {
         /// The host pid given.
         pid: i32,
+    },
+    // Networking (attach, detach, networks): run in the caller's process.
+    /// A value (subnet, port mapping, network or container name) did not
+    /// parse or was out of range.
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid {
+        /// What kind of value.
+        what: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A netlink request (link, address, route) was refused by the kernel.
+    #[error("netlink: {action} {object}: {source}")]
+    Netlink {
+        /// The request, e.g. "create veth".
+        action: &'static str,
+        /// The interface or address involved.
+        object: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// Creating, entering or removing a network namespace failed.
+    #[error("network namespace {}: {action}: {source}", path.display())]
+    Netns {
+        /// What was being done.
+        action: &'static str,
+        /// The namespace file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `iptables` could not be run or rejected a rule.
+    #[error("iptables {args}: {reason}")]
+    Iptables {
+        /// The arguments given.
+        args: String,
+        /// Its error output, or why it could not start.
+        reason: String,
+    },
+    /// The host port of a `-p` mapping is taken.
+    #[error("failed to bind host port {}:{port}/{proto}: address already in use", display_ip(*.ip))]
+    PortInUse {
+        /// The host address (`None`: every address).
+        ip: Option<IpAddr>,
+        /// The host port.
+        port: u16,
+        /// tcp or udp.
+        proto: Proto,
+    },
+    /// Reserving a host port failed for another reason than it being taken.
+    #[error("failed to bind host port {}:{port}/{proto}: {source}", display_ip(*.ip))]
+    PortBind {
+        /// The host address (`None`: every address).
+        ip: Option<IpAddr>,
+        /// The host port.
+        port: u16,
+        /// tcp or udp.
+        proto: Proto,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Every address of the network's subnet is leased.
+    #[error("no available IPv4 addresses on network {network} ({subnet})")]
+    AddressesExhausted {
+        /// The network.
+        network: String,
+        /// Its subnet.
+        subnet: String,
+    },
+    /// The container is already attached to the network.
+    #[error("container {container} is already attached to network {network} with address {ip}")]
+    AlreadyAttached {
+        /// The container id.
+        container: String,
+        /// The network.
+        network: String,
+        /// Its address there.
+        ip: Ipv4Addr,
+    },
+    /// The container's namespace file exists already: it is attached to
+    /// another network (one network per container).
+    #[error("container {container} already has a network namespace at {} (attached to another network?)", path.display())]
+    NamespaceInUse {
+        /// The container id.
+        container: String,
+        /// The namespace file.
+        path: PathBuf,
+    },
+    /// `remove_network` while containers are still attached.
+    #[error("error while removing network: network {network} has active endpoints ({containers})")]
+    ActiveEndpoints {
+        /// The network.
+        network: String,
+        /// The attached container ids, comma separated.
+        containers: String,
+    },
+    /// A subnet overlaps a route already on the host or another network.
+    #[error("invalid subnet {subnet}: overlaps {other}")]
+    SubnetOverlap {
+        /// The requested subnet.
+        subnet: String,
+        /// What it overlaps.
+        other: String,
     },
 }
 
@@ -218,4 +327,9 @@ impl fmt::Display for Stage {
         };
         f.write_str(s)
     }
+}
+
+/// A published port's host address as docker shows it (none: every address).
+fn display_ip(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string())
 }

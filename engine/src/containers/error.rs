@@ -68,7 +68,8 @@ pub enum ContainerError {
     /// The content store failed (unpacking the image's layers).
     #[error(transparent)]
     Store(#[from] rdock_cache::Error),
-    /// The runtime could not start (or run) the container.
+    /// The runtime could not start (or run) the container, or wire it
+    /// into its network (or a `-p` is invalid).
     #[error(transparent)]
     Runner(#[from] rdock_runner::Error),
     /// A `--mount type=bind` source that does not exist.
@@ -104,9 +105,6 @@ pub enum ContainerError {
     /// `--network` names no network.
     #[error("network {0} not found")]
     NoNetwork(String),
-    /// Setting up the container's network failed (or a `-p` is invalid).
-    #[error(transparent)]
-    Network(#[from] rdock_runner::net::NetError),
     /// Looking up a user network failed.
     #[error(transparent)]
     NetworkLookup(#[from] crate::NetworkError),
