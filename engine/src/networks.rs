@@ -25,41 +25,9 @@ const PREDEFINED: [(&str, &str); 3] = [
     ("none", "null"),
 ];
 
-/// What can go wrong managing networks.
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
-    /// No network has this name or ID.
-    #[error("network {0} not found")]
-    NotFound(String),
-    /// `create` of a name in use.
-    #[error("network with name {0} already exists")]
-    Exists(String),
-    /// `rm` of `bridge`, `host` or `none`.
-    #[error("{0} is a pre-defined network and cannot be removed")]
-    Predefined(String),
-    /// An ID prefix matching several networks.
-    #[error("network ID prefix {0} is ambiguous")]
-    Ambiguous(String),
-    /// The host or none network given where a bridge network is needed.
-    #[error("network {0} is not a bridge network")]
-    NotBridge(String),
-    /// No free subnet left in rdock's pool.
-    #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
-    NoFreeSubnet,
-    /// Setting the network up or down failed.
-    #[error(transparent)]
-    Net(#[from] NetError),
-    /// Reading or writing the network records.
-    #[error("{action} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
+/// The network functions' errors are the crate's [`crate::Error`] (its
+/// network variants); `NetworkError` is its name here.
+pub type NetworkError = crate::Error;
 
 type Result<T, E = NetworkError> = std::result::Result<T, E>;
 
@@ -189,8 +157,8 @@ pub fn network_find(root: &Path, name_or_id: &str) -> Result<NetworkInfo> {
         .collect();
     match by_prefix.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(NetworkError::NotFound(name_or_id.to_owned())),
-        _ => Err(NetworkError::Ambiguous(name_or_id.to_owned())),
+        [] => Err(NetworkError::NetworkNotFound(name_or_id.to_owned())),
+        _ => Err(NetworkError::AmbiguousNetwork(name_or_id.to_owned())),
     }
 }
 
@@ -238,7 +206,7 @@ pub fn network_create(root: &Path, req: &NetworkCreate) -> Result<NetworkInfo> {
     let _lock = lock(root)?;
     let all = network_ls(root)?;
     if all.iter().any(|n| n.name == req.name) {
-        return Err(NetworkError::Exists(req.name.clone()));
+        return Err(NetworkError::NetworkExists(req.name.clone()));
     }
     let taken: Vec<Ipv4Net> = all
         .iter()
@@ -266,7 +234,7 @@ pub fn network_create(root: &Path, req: &NetworkCreate) -> Result<NetworkInfo> {
     }
     config.internal = req.internal;
     if config.bridge == DEFAULT_BRIDGE {
-        return Err(NetworkError::Exists(req.name.clone()));
+        return Err(NetworkError::NetworkExists(req.name.clone()));
     }
     let info = NetworkInfo {
         id: random_id()?,
@@ -295,7 +263,7 @@ pub fn network_rm(root: &Path, name_or_id: &str) -> Result<NetworkInfo> {
     let _lock = lock(root)?;
     let info = network_find(root, name_or_id)?;
     if info.is_predefined() {
-        return Err(NetworkError::Predefined(info.name));
+        return Err(NetworkError::PredefinedNetwork(info.name));
     }
     if let Some(config) = &info.config {
         net::remove_network(config)?;

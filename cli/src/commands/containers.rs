@@ -367,7 +367,7 @@ pub fn inspect(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let is_container = |n: &String| {
         !matches!(
             rdock_engine::container(store, n),
-            Err(ContainerError::NotFound(_))
+            Err(ContainerError::ContainerNotFound(_))
         )
     };
     if !args.images.iter().any(is_container) {
@@ -377,7 +377,9 @@ pub fn inspect(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
     for name in &args.images {
         match rdock_engine::container(store, name) {
             Ok(info) => values.push(rdock_engine::inspect_container(&info)),
-            Err(ContainerError::NotFound(_)) => values.push(rdock_engine::inspect(store, name)?),
+            Err(ContainerError::ContainerNotFound(_)) => {
+                values.push(rdock_engine::inspect(store, name)?)
+            }
             Err(e) => return Err(e.into()),
         }
     }

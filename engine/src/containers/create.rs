@@ -248,7 +248,7 @@ pub fn create(store: &Store, req: &RunRequest) -> Result<Created> {
         Err(crate::Error::ImageNotFound { .. }) => {
             return Err(ContainerError::NoImage(req.image.clone()))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let lower_dirs = unpack_layers(store, &image)?;
     let c = &image.config["config"];

@@ -38,8 +38,10 @@ pub(crate) fn bridge_of(root: &Path, mode: &NetworkMode) -> Result<Option<Networ
         NetworkMode::Bridge => Ok(Some(net::default_bridge())),
         NetworkMode::Named(name) => match crate::network_config(root, name) {
             Ok(config) => Ok(Some(config)),
-            Err(crate::NetworkError::NotFound(_)) => Err(ContainerError::NoNetwork(name.clone())),
-            Err(e) => Err(e.into()),
+            Err(crate::NetworkError::NetworkNotFound(_)) => {
+                Err(ContainerError::NoNetwork(name.clone()))
+            }
+            Err(e) => Err(e),
         },
     }
 }

@@ -180,10 +180,10 @@ impl Containers {
             match found.len() {
                 0 => {}
                 1 => return Ok(found.into_iter().next().expect("one")),
-                _ => return Err(ContainerError::Ambiguous(text.to_owned())),
+                _ => return Err(ContainerError::AmbiguousContainer(text.to_owned())),
             }
         }
-        Err(ContainerError::NotFound(text.to_owned()))
+        Err(ContainerError::ContainerNotFound(text.to_owned()))
     }
 }
 
@@ -339,11 +339,11 @@ mod tests {
         assert_eq!(c.resolve(random.as_str()).unwrap().id, b.id);
         assert!(matches!(
             c.resolve("nope"),
-            Err(ContainerError::NotFound(_))
+            Err(ContainerError::ContainerNotFound(_))
         ));
         assert!(matches!(
             c.resolve(""),
-            Err(ContainerError::NotFound(_)) | Err(ContainerError::Ambiguous(_))
+            Err(ContainerError::ContainerNotFound(_)) | Err(ContainerError::AmbiguousContainer(_))
         ));
         let mut listed: Vec<_> = c.list().unwrap().into_iter().map(|s| s.id).collect();
         listed.sort();
@@ -369,7 +369,10 @@ mod tests {
         let (b, _) = make(&c, Some("db"));
         assert_eq!(c.resolve("db").unwrap().id, b.id);
         c.release_name(name.as_str(), &b.id);
-        assert!(matches!(c.resolve("db"), Err(ContainerError::NotFound(_))));
+        assert!(matches!(
+            c.resolve("db"),
+            Err(ContainerError::ContainerNotFound(_))
+        ));
     }
 
     #[test]
