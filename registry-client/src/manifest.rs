@@ -5,7 +5,7 @@
 //! (HEAD) and [`Client::push_manifest`]. OCI and Docker schema 2
 //! manifests and indexes are accepted; schema 1 is refused.
 
-use reqwest::blocking::Body;
+use reqwest::blocking::{Body, Response};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -86,18 +86,30 @@ fn what(repo: &Repository, reference: &str) -> String {
     format!("manifest for {repo}{sep}{reference}")
 }
 
+/// The registry's `Docker-Content-Digest` header, if it parses.
+fn content_digest(resp: &Response) -> Option<Digest> {
+    resp.headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Digest>().ok())
+}
+
 impl Client {
-    /// Fetches the manifest or index `reference` (a tag or a digest) of
-    /// `repo`. The bytes are checked against the digest when `reference`
-    /// is one, else against the registry's `Docker-Content-Digest`.
-    pub fn fetch_manifest(&self, repo: &Repository, reference: &str) -> Result<Manifest> {
+    /// A GET or HEAD of manifest `reference` accepting every manifest kind;
+    /// the description used in errors, and the 200 answer.
+    fn manifest_request(
+        &self,
+        method: Method,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<(String, Response)> {
         let what = what(repo, reference);
         let url = format!(
             "{}/v2/{}/manifests/{reference}",
             self.t.base_url(repo.domain()),
             repo.path()
         );
-        let mut call = Call::new(Method::GET, url, repo.domain());
+        let mut call = Call::new(method, url, repo.domain());
         call.scopes = vec![pull_scope(repo.path())];
         call.headers
             .push((ACCEPT.as_str(), media_type::ACCEPT.into()));
@@ -105,16 +117,20 @@ impl Client {
         if resp.status() != StatusCode::OK {
             return Err(status_error(&what, resp));
         }
+        Ok((what, resp))
+    }
+
+    /// Fetches the manifest or index `reference` (a tag or a digest) of
+    /// `repo`. The bytes are checked against the digest when `reference`
+    /// is one, else against the registry's `Docker-Content-Digest`.
+    pub fn fetch_manifest(&self, repo: &Repository, reference: &str) -> Result<Manifest> {
+        let (what, resp) = self.manifest_request(Method::GET, repo, reference)?;
         let header_type = resp
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
-        let header_digest = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
+        let header_digest = content_digest(&resp);
         let bytes = read_limited(resp, &what)?;
         let digest = Digest::of(&bytes);
         let expected = match reference.parse::<Digest>() {
@@ -147,26 +163,8 @@ impl Client {
     /// does not count as a pull on Docker Hub), to tell whether a local
     /// copy is current.
     pub fn manifest_digest(&self, repo: &Repository, reference: &str) -> Result<Digest> {
-        let what = what(repo, reference);
-        let url = format!(
-            "{}/v2/{}/manifests/{reference}",
-            self.t.base_url(repo.domain()),
-            repo.path()
-        );
-        let mut call = Call::new(Method::HEAD, url, repo.domain());
-        call.scopes = vec![pull_scope(repo.path())];
-        call.headers
-            .push((ACCEPT.as_str(), media_type::ACCEPT.into()));
-        let resp = self.t.send(&call)?;
-        if resp.status() != StatusCode::OK {
-            return Err(status_error(&what, resp));
-        }
-        let header = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
-        match header {
+        let (_, resp) = self.manifest_request(Method::HEAD, repo, reference)?;
+        match content_digest(&resp) {
             Some(d) => Ok(d),
             None => Ok(self.fetch_manifest(repo, reference)?.digest),
         }

@@ -233,25 +233,15 @@ impl Rtnl {
         prefix: u8,
         name: &str,
     ) -> NetResult<()> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet;
-        msg.header.prefix_len = prefix;
-        msg.header.index = index;
-        msg.attributes.push(AddressAttribute::Local(ip.into()));
+        let msg = address_message(index, ip, prefix);
         let object = format!("{ip}/{prefix} on {name}");
-        match self.change(
+        let done = self.change(
             RouteNetlinkMessage::DelAddress(msg),
             false,
             "delete address",
             &object,
-        ) {
-            Err(NetError::Netlink { source, .. })
-                if source.raw_os_error() == Some(libc::EADDRNOTAVAIL) =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
+        );
+        unless_errno(done, libc::EADDRNOTAVAIL)
     }
 
     /// Adds `ip/prefix` to interface `index`; an address already there is
@@ -263,30 +253,20 @@ impl Rtnl {
         prefix: u8,
         name: &str,
     ) -> NetResult<()> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet;
-        msg.header.prefix_len = prefix;
-        msg.header.index = index;
-        msg.attributes.push(AddressAttribute::Local(ip.into()));
+        let mut msg = address_message(index, ip, prefix);
         msg.attributes.push(AddressAttribute::Address(ip.into()));
         if prefix < 31 {
             let brd = Ipv4Addr::from(u32::from(ip) | (u32::MAX >> prefix));
             msg.attributes.push(AddressAttribute::Broadcast(brd));
         }
         let object = format!("{ip}/{prefix} on {name}");
-        match self.change(
+        let done = self.change(
             RouteNetlinkMessage::NewAddress(msg),
             true,
             "add address",
             &object,
-        ) {
-            Err(NetError::Netlink { source, .. })
-                if source.raw_os_error() == Some(libc::EEXIST) =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
+        );
+        unless_errno(done, libc::EEXIST)
     }
 
     /// Adds the default route via `gateway`.
@@ -305,5 +285,24 @@ impl Rtnl {
             "add default route via",
             &gateway.to_string(),
         )
+    }
+}
+
+/// An IPv4 address message for `ip/prefix` on interface `index`.
+fn address_message(index: u32, ip: Ipv4Addr, prefix: u8) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.prefix_len = prefix;
+    msg.header.index = index;
+    msg.attributes.push(AddressAttribute::Local(ip.into()));
+    msg
+}
+
+/// `done`, with the kernel's `errno` answer taken as success (the state
+/// asked for is already there).
+fn unless_errno(done: NetResult<()>, errno: i32) -> NetResult<()> {
+    match done {
+        Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(errno) => Ok(()),
+        other => other,
     }
 }
