@@ -5,6 +5,8 @@
 # left out) with ../shared/bench/image-tree.py. A developer tool, not a test:
 # the project's tests never need a Docker daemon. Usage (as root):
 #   bash ../shared/bench/start-dockerd.sh && bash scripts/compare-with-buildkit.sh [CASE...]
+# CASES_DIR=DIR takes the cases from DIR/<case>/context (and case.json)
+# instead of fixtures/build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=${BENCH_DIR:-../shared/bench}
@@ -20,10 +22,11 @@ $rdock import "$work/busybox.tar" busybox >/dev/null
 $docker save busybox:latest -o "$work/base-docker.tar"
 $rdock save -o "$work/base-rdock.tar" busybox
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(ls fixtures/build)
+cases_dir=${CASES_DIR:-fixtures/build}
+[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(ls "$cases_dir")
 status=0
 for c in "${cases[@]}"; do
-  dir=fixtures/build/$c
+  dir=$cases_dir/$c
   args=()
   [ -f "$dir/case.json" ] && mapfile -t args < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1])).get("args", [])), end="")' "$dir/case.json")
   if ! DOCKER_BUILDKIT=1 $docker build -q "${args[@]}" -t "xc-$c" "$dir/context" >/dev/null 2>"$work/d.err"; then
@@ -49,6 +52,6 @@ def strip(x):
 a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
 sys.exit(0 if a == b else 1)
 PY
-  then echo "$c: same as BuildKit"; else echo "$c: DIFFERS"; diff <(python3 -m json.tool "$work/d.json") <(python3 -m json.tool "$work/r.json") | head -20; status=1; fi
+  then echo "$c: same as BuildKit"; else echo "$c: DIFFERS"; diff <(python3 -m json.tool "$work/d.json") <(python3 -m json.tool "$work/r.json") | head -40 || true; status=1; fi
 done
 exit $status

@@ -247,7 +247,14 @@ pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
 /// Copies the request's sources into `upper`.
 pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
     let (found, wildcard) = select(req)?;
-    let dest_rel = clean(req.dest);
+    // Symlinks in the stage's file system are followed, as BuildKit does.
+    let dest_rel = req
+        .target
+        .resolve_dest(&clean(req.dest))
+        .ok_or_else(|| Error::SymlinkLoop {
+            step: req.step.to_string(),
+            path: req.dest.to_string(),
+        })?;
     let dest_exists_dir = req
         .target
         .lookup(&dest_rel)
@@ -273,7 +280,7 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
             let keep = rel.iter().count().saturating_sub(below.iter().count());
             let base = rel.iter().take(keep);
             let base: PathBuf = base.collect();
-            copy_entry(req, &base, rel, real, meta, &upper.join(&target), apply)?;
+            copy_entry(req, &base, rel, real, meta, upper, &target, apply)?;
             continue;
         }
         if req.unpack && meta.is_file() {
@@ -304,12 +311,18 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
             &target,
             meta.is_dir(),
         )?;
-        let dst = upper.join(&target);
         // A directory's contents go into a target made above, which keeps
         // the metadata it was made with (as BuildKit's copier does).
-        copy_entry(req, rel, rel, real, meta, &dst, !meta.is_dir())?;
+        copy_entry(req, rel, rel, real, meta, upper, &target, !meta.is_dir())?;
         if let Some((_, m)) = existing {
-            set_meta(req.step, &dst, &m, m.uid(), m.gid(), m.mode())?;
+            set_meta(
+                req.step,
+                &upper.join(&target),
+                &m,
+                m.uid(),
+                m.gid(),
+                m.mode(),
+            )?;
         }
     }
     for doc in req.inline {
@@ -371,10 +384,18 @@ pub(crate) fn make_dirs(
         if path.exists() {
             continue;
         }
+        let below = view.lookup(&rel);
+        if below.as_ref().is_some_and(|(_, m)| !m.is_dir()) {
+            return Err(Error::CopyConflict {
+                step: step.to_string(),
+                path: Path::new("/").join(&rel),
+                dir: true,
+            });
+        }
         std::fs::create_dir(&path).map_err(io_err(step, "creating", &path))?;
-        match view.lookup(&rel) {
-            Some((_, m)) if m.is_dir() => set_meta(step, &path, &m, m.uid(), m.gid(), m.mode())?,
-            _ => {
+        match below {
+            Some((_, m)) => set_meta(step, &path, &m, m.uid(), m.gid(), m.mode())?,
+            None => {
                 let (uid, gid) = owner.unwrap_or((0, 0));
                 std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
                     .map_err(io_err(step, "chown", &path))?;
@@ -407,17 +428,32 @@ pub(crate) fn set_meta(
     Ok(())
 }
 
-/// Copies one source entry (recursively for a directory) to `dst`.
+/// What is at `target` for a copy to meet: this step's upper dir first,
+/// then the stage's file system. `Some(true)` for a directory.
+fn existing_is_dir(req: &CopyRequest<'_>, upper: &Path, target: &Path) -> Option<bool> {
+    match std::fs::symlink_metadata(upper.join(target)) {
+        Ok(m) => Some(m.is_dir()),
+        Err(_) => req.target.lookup(target).map(|(_, m)| m.is_dir()),
+    }
+}
+
+/// Copies one source entry (recursively for a directory) to `target`
+/// (relative to `upper`). As BuildKit's copier: a directory never replaces
+/// a file or symlink of the destination, a file never replaces a
+/// directory; a file replaces a symlink (it is not followed).
+#[allow(clippy::too_many_arguments)]
 fn copy_entry(
     req: &CopyRequest<'_>,
     base: &Path,
     rel: &Path,
     real: &Path,
     m: &Metadata,
-    dst: &Path,
+    upper: &Path,
+    target: &Path,
     apply_meta: bool,
 ) -> Result<()> {
     let step = req.step;
+    let dst = upper.join(target);
     let (uid, gid) = match (req.owner, req.context) {
         (Some(o), _) => o,
         (None, true) => (0, 0),
@@ -428,9 +464,17 @@ fn copy_entry(
         None => m.mode(),
     };
     let ft = m.file_type();
+    let existing = existing_is_dir(req, upper, target);
+    let conflict = |dir: bool| Error::CopyConflict {
+        step: step.to_string(),
+        path: Path::new("/").join(target),
+        dir,
+    };
     if ft.is_dir() {
-        if !dst.is_dir() {
-            std::fs::create_dir(dst).map_err(io_err(step, "creating", dst))?;
+        match existing {
+            Some(false) => return Err(conflict(true)),
+            Some(true) if dst.is_dir() => {}
+            _ => std::fs::create_dir(&dst).map_err(io_err(step, "creating", &dst))?,
         }
         let entries = req
             .from
@@ -442,15 +486,26 @@ fn copy_entry(
                 continue;
             }
             let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
-            copy_entry(req, base, &child_rel, &child, &cm, &dst.join(&name), true)?;
+            copy_entry(
+                req,
+                base,
+                &child_rel,
+                &child,
+                &cm,
+                upper,
+                &target.join(&name),
+                true,
+            )?;
         }
+    } else if existing == Some(true) {
+        return Err(conflict(false));
     } else if ft.is_symlink() {
         let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;
-        let _ = std::fs::remove_file(dst);
-        std::os::unix::fs::symlink(&link, dst).map_err(io_err(step, "creating", dst))?;
+        let _ = std::fs::remove_file(&dst);
+        std::os::unix::fs::symlink(&link, &dst).map_err(io_err(step, "creating", &dst))?;
     } else if ft.is_file() {
-        let _ = std::fs::remove_file(dst);
-        std::fs::copy(real, dst).map_err(io_err(step, "copying", real))?;
+        let _ = std::fs::remove_file(&dst);
+        std::fs::copy(real, &dst).map_err(io_err(step, "copying", real))?;
     } else {
         return Err(Error::Unsupported {
             step: step.to_string(),
@@ -458,7 +513,7 @@ fn copy_entry(
         });
     }
     if apply_meta {
-        set_meta(step, dst, m, uid, gid, mode)?;
+        set_meta(step, &dst, m, uid, gid, mode)?;
     }
     Ok(())
 }

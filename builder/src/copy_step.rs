@@ -98,31 +98,27 @@ fn read_text(view: &Layers, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `--chown` to ids: a name is looked up in the stage's files; a user
-/// alone gives its uid as the gid too, as Docker documents.
-pub(crate) fn owner(step: &str, view: &Layers, chown: &str) -> Result<(u32, u32)> {
-    let passwd = read_text(view, "/etc/passwd");
-    let group = read_text(view, "/etc/group");
-    let invalid = |e: rdock_runner::Error| Error::InvalidFlag {
-        step: step.to_string(),
-        reason: format!("unable to convert uid/gid chown string to host mapping: {e}"),
-    };
-    let (user, grp) = match chown.split_once(':') {
+/// `--chown` (and WORKDIR's USER) to ids, as BuildKit's file operations
+/// read them: a numeric user is also the group; a user name gives its
+/// passwd uid and primary group; a group (name or number) replaces that
+/// group. A name missing from the stage's files is not an error there: it
+/// leaves the id at 0 (the user) or unchanged (the group).
+pub(crate) fn owner(view: &Layers, chown: &str) -> (u32, u32) {
+    let (user, group) = match chown.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (chown, None),
     };
-    let uid = rdock_runner::resolve_user(user, &passwd, &group)
-        .map_err(invalid)?
-        .uid;
-    let gid = match grp {
-        None => uid,
-        Some(g) => {
-            rdock_runner::resolve_user(&format!("0:{g}"), &passwd, &group)
-                .map_err(invalid)?
-                .gid
-        }
+    let (uid, mut gid) = match user.parse::<u32>() {
+        Ok(id) => (id, id),
+        Err(_) => rdock_runner::passwd_ids(&read_text(view, "/etc/passwd"), user).unwrap_or((0, 0)),
     };
-    Ok((uid, gid))
+    if let Some(g) = group {
+        gid = match g.parse::<u32>() {
+            Ok(id) => id,
+            Err(_) => rdock_runner::group_id(&read_text(view, "/etc/group"), g).unwrap_or(gid),
+        };
+    }
+    (uid, gid)
 }
 
 pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) -> Result<Ran> {
@@ -203,10 +199,7 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
         Some(ch) => Some(expand(s, state, step, ch)?),
         None => None,
     };
-    let owner = match &chown {
-        Some(ch) => Some(owner(step, &target, ch)?),
-        None => None,
-    };
+    let owner = chown.as_deref().map(|ch| owner(&target, ch));
     let chmod = match c.chmod {
         Some(Chmod::Unexpanded(text)) => Some(
             expand(s, state, step, text)?

@@ -95,6 +95,18 @@ pub enum Error {
         source_path: String,
         pattern: String,
     },
+    /// COPY would put a directory where the stage has a file or symlink
+    /// (`dir`), or a file where it has a directory: BuildKit's copier
+    /// refuses both, with these words.
+    #[error("{step}: {}", if *.dir { format!("cannot copy to non-directory: {}", .path.display()) } else { format!("cannot replace to directory {} with file", .path.display()) })]
+    CopyConflict {
+        step: String,
+        path: PathBuf,
+        dir: bool,
+    },
+    /// A destination path goes round a loop of symlinks.
+    #[error("{step}: {path}: too many levels of symbolic links")]
+    SymlinkLoop { step: String, path: String },
     /// A `--chown` user or group is unknown, or `--chmod` is invalid.
     #[error("{step}: {reason}")]
     InvalidFlag { step: String, reason: String },

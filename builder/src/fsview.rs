@@ -101,22 +101,38 @@ impl Layers {
     /// root (absolute targets start at the view's root, `..` stops there).
     /// Returns the resolved relative path too.
     pub fn resolve(&self, rel: &Path) -> Option<(PathBuf, PathBuf, Metadata)> {
+        let cur = self.follow(rel)?;
+        let (real, meta) = self.lookup(&cur)?;
+        Some((cur, real, meta))
+    }
+
+    /// Where a write to `rel` lands: symlinks are followed inside the view
+    /// as in [`Layers::resolve`], and from the first missing component on
+    /// the path is taken as written, as BuildKit resolves COPY destinations
+    /// and WORKDIR (`fs.RootPath`). `None` for a symlink loop.
+    pub fn resolve_dest(&self, rel: &Path) -> Option<PathBuf> {
+        self.follow(rel)
+    }
+
+    fn follow(&self, rel: &Path) -> Option<PathBuf> {
         let mut todo: Vec<OsString> = rel.iter().map(|c| c.to_os_string()).collect();
         todo.reverse();
         let mut cur = PathBuf::new();
         let mut hops = 0;
         while let Some(part) = todo.pop() {
             let next = cur.join(&part);
-            let (real, meta) = self.lookup(&next)?;
-            if !meta.file_type().is_symlink() {
-                cur = next;
-                continue;
-            }
+            let link = match self.lookup(&next) {
+                Some((real, meta)) if meta.file_type().is_symlink() => real,
+                _ => {
+                    cur = next;
+                    continue;
+                }
+            };
             hops += 1;
             if hops > 40 {
                 return None;
             }
-            let target = std::fs::read_link(&real).ok()?;
+            let target = std::fs::read_link(&link).ok()?;
             let joined = if target.is_absolute() {
                 target
             } else {
@@ -130,8 +146,7 @@ impl Layers {
             todo.extend(rest);
             cur = PathBuf::new();
         }
-        let (real, meta) = self.lookup(&cur)?;
-        Some((cur, real, meta))
+        Some(cur)
     }
 
     /// The merged entries of directory `rel`: name to the real path.

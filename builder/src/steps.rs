@@ -285,12 +285,18 @@ fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<Ran
     }
     let view = state.view(s.store);
     let upper = Upper::new(s, "WORKDIR")?;
-    let rel = crate::fsview::clean(&clean);
+    // Symlinks on the way are followed, as BuildKit's mkdir does.
+    let rel = view
+        .resolve_dest(&crate::fsview::clean(&clean))
+        .ok_or_else(|| Error::SymlinkLoop {
+            step: "WORKDIR".to_string(),
+            path: clean.clone(),
+        })?;
     if view.lookup(&rel).is_none() {
         // BuildKit creates the missing directories as the current USER.
         let owner = match state.config.user.as_str() {
             "" => None,
-            user => Some(crate::copy_step::owner("WORKDIR", &view, user)?),
+            user => Some(crate::copy_step::owner(&view, user)),
         };
         crate::copy::make_dirs("WORKDIR", &view, owner, &upper.path(), &rel, true)?;
     }

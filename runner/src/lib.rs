@@ -120,5 +120,5 @@ pub use spec::{
     ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,
     RunSpec, Stdio,
 };
-pub use user::{resolve_user, ExecUser};
+pub use user::{group_id, passwd_ids, resolve_user, ExecUser};
 pub use userns::remove_tree;

@@ -73,6 +73,24 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
     })
 }
 
+/// The uid and primary gid of user `name` in the text of `/etc/passwd`.
+pub fn passwd_ids(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd
+        .lines()
+        .filter_map(parse_passwd)
+        .find(|p| p.name == name)
+        .map(|p| (p.uid, p.gid))
+}
+
+/// The gid of group `name` in the text of `/etc/group`.
+pub fn group_id(group: &str, name: &str) -> Option<u32> {
+    group
+        .lines()
+        .filter_map(parse_group)
+        .find(|g| g.name == name)
+        .map(|g| g.gid)
+}
+
 struct Passwd<'a> {
     name: &'a str,
     uid: u32,
