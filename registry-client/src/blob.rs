@@ -121,7 +121,7 @@ impl Client {
         let mut failures = 0u32;
         let mut buf = vec![0u8; READ_BUF];
         loop {
-            let mut call = Call::new(Method::GET, url.clone(), repo.domain());
+            let mut call = Call::new(Method::GET, url.clone(), repo.domain(), &what);
             call.scopes = vec![pull_scope(repo.path())];
             if offset > 0 {
                 call.headers
@@ -162,7 +162,10 @@ impl Client {
                     Err(e) => break Some(error_chain(&e)),
                 }
             };
-            if dropped.is_none() && offset == desc.size {
+            // Every byte is here: a connection that failed after the last
+            // one (a framing error, a reset on close) lost nothing, and a
+            // resume from the end would only earn a 416.
+            if offset == desc.size {
                 break;
             }
             // Dropped or short: resume; give up only after `attempts`
@@ -171,6 +174,7 @@ impl Client {
             if failures >= self.t.opts.retry.attempts {
                 let cause = dropped.unwrap_or_else(|| "connection closed early".into());
                 return Err(Error::Connect {
+                    what,
                     method: "GET".into(),
                     url,
                     cause: format!("{cause} after {offset} of {} bytes", desc.size),
@@ -213,7 +217,7 @@ impl Client {
             self.t.base_url(repo.domain()),
             repo.path()
         );
-        let mut call = Call::new(Method::HEAD, url, repo.domain());
+        let mut call = Call::new(Method::HEAD, url, repo.domain(), &what);
         call.scopes = scopes;
         let resp = self.t.send(&call)?;
         match resp.status() {

@@ -159,7 +159,8 @@ impl Client {
         let domain = login_domain(server);
         let base = self.t.base_url(&domain);
         let url = format!("{base}/v2/");
-        let mut call = Call::new(Method::GET, url.clone(), &domain);
+        let what = format!("login to {domain}");
+        let mut call = Call::new(Method::GET, url.clone(), &domain, &what);
         call.credentials = Some(credentials);
         let resp = self.t.send(&call)?;
         let host = crate::transport::host_of(&url);
@@ -167,7 +168,7 @@ impl Client {
         if resp.status().is_success() {
             return Ok(refresh);
         }
-        Err(status_error(&format!("login to {domain}"), resp))
+        Err(status_error(&what, resp))
     }
 }
 

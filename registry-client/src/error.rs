@@ -57,9 +57,12 @@ pub enum Error {
         cause: String,
     },
     /// The request never got an answer: DNS, refused connection, TLS,
-    /// timeout, or a connection dropped too often.
-    #[error("{method} {url:?}: {cause}")]
+    /// timeout, a plain-HTTP answer to HTTPS, or a connection dropped too
+    /// often.
+    #[error("{what}: {method} {url:?}: {cause}")]
     Connect {
+        /// What was asked for (`manifest for REF`, `blob D of REPO`).
+        what: String,
         /// HTTP method.
         method: String,
         /// The URL requested.

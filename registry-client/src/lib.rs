@@ -76,6 +76,7 @@
 pub mod auth;
 mod blob;
 mod client;
+mod endpoint;
 mod error;
 mod manifest;
 pub mod reference;

@@ -102,14 +102,14 @@ impl Client {
         method: Method,
         repo: &Repository,
         reference: &str,
-    ) -> Result<(String, Response)> {
+    ) -> Result<(String, String, Response)> {
         let what = what(repo, reference);
         let url = format!(
             "{}/v2/{}/manifests/{reference}",
             self.t.base_url(repo.domain()),
             repo.path()
         );
-        let mut call = Call::new(method, url, repo.domain());
+        let mut call = Call::new(method, url.clone(), repo.domain(), &what);
         call.scopes = vec![pull_scope(repo.path())];
         call.headers
             .push((ACCEPT.as_str(), media_type::ACCEPT.into()));
@@ -117,21 +117,32 @@ impl Client {
         if resp.status() != StatusCode::OK {
             return Err(status_error(&what, resp));
         }
-        Ok((what, resp))
+        Ok((what, url, resp))
     }
 
     /// Fetches the manifest or index `reference` (a tag or a digest) of
     /// `repo`. The bytes are checked against the digest when `reference`
-    /// is one, else against the registry's `Docker-Content-Digest`.
+    /// is one, else against the registry's `Docker-Content-Digest`. A
+    /// body cut part-way is asked for again, as a dropped connection is.
     pub fn fetch_manifest(&self, repo: &Repository, reference: &str) -> Result<Manifest> {
-        let (what, resp) = self.manifest_request(Method::GET, repo, reference)?;
-        let header_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
-        let header_digest = content_digest(&resp);
-        let bytes = read_limited(resp, &what)?;
+        let mut attempt = 0u32;
+        let (what, header_type, header_digest, bytes) = loop {
+            attempt += 1;
+            let (what, url, resp) = self.manifest_request(Method::GET, repo, reference)?;
+            let header_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+            let header_digest = content_digest(&resp);
+            match read_limited(resp, &what, &url) {
+                Ok(bytes) => break (what, header_type, header_digest, bytes),
+                Err(Error::Connect { .. }) if attempt < self.t.opts.retry.attempts => {
+                    std::thread::sleep(self.t.opts.retry.backoff(attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let digest = Digest::of(&bytes);
         let expected = match reference.parse::<Digest>() {
             Ok(d) => Some(d),
@@ -163,7 +174,7 @@ impl Client {
     /// does not count as a pull on Docker Hub), to tell whether a local
     /// copy is current.
     pub fn manifest_digest(&self, repo: &Repository, reference: &str) -> Result<Digest> {
-        let (_, resp) = self.manifest_request(Method::HEAD, repo, reference)?;
+        let (_, _, resp) = self.manifest_request(Method::HEAD, repo, reference)?;
         match content_digest(&resp) {
             Some(d) => Ok(d),
             None => Ok(self.fetch_manifest(repo, reference)?.digest),
@@ -244,7 +255,7 @@ impl Client {
         );
         let owned = bytes.to_vec();
         let body = move || Ok(Body::from(owned.clone()));
-        let mut call = Call::new(Method::PUT, url, repo.domain());
+        let mut call = Call::new(Method::PUT, url, repo.domain(), &what);
         call.scopes = vec![push_scope(repo.path())];
         call.headers
             .push((CONTENT_TYPE.as_str(), media_type.to_owned()));
@@ -271,14 +282,15 @@ impl Client {
     }
 }
 
-fn read_limited(resp: reqwest::blocking::Response, what: &str) -> Result<Vec<u8>> {
+fn read_limited(resp: reqwest::blocking::Response, what: &str, url: &str) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     resp.take(MAX_MANIFEST + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::Connect {
+            what: what.to_owned(),
             method: "GET".into(),
-            url: what.to_owned(),
+            url: url.to_owned(),
             cause: crate::transport::error_chain(&e),
         })?;
     if bytes.len() as u64 > MAX_MANIFEST {

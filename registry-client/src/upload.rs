@@ -82,7 +82,7 @@ impl Client {
         if let Some(m) = mount_from {
             url.push_str(&format!("?mount={}&from={}", desc.digest, m.path()));
         }
-        let mut call = Call::new(Method::POST, url, repo.domain());
+        let mut call = Call::new(Method::POST, url, repo.domain(), &what);
         call.scopes = scopes.clone();
         call.headers.push((CONTENT_LENGTH.as_str(), "0".into()));
         let resp = self.t.send(&call)?;
@@ -134,7 +134,7 @@ impl Upload<'_> {
     }
 
     fn call(&self, method: Method, url: String) -> Call<'_> {
-        let mut call = Call::new(method, url, self.repo.domain());
+        let mut call = Call::new(method, url, self.repo.domain(), &self.what);
         call.scopes = self.scopes.clone();
         call
     }

@@ -1,16 +1,19 @@
 //! Authentication against a real `docker-registry`: htpasswd Basic auth
 //! and token auth through the harness's token server (JWTs signed with a
 //! certificate in the registry's bundle), credentials from docker's
-//! config.json, login checks, and the 401s a user sees.
+//! config.json (looked up once per registry), login checks, token
+//! renewal after expiry, and the 401s a user sees.
 
 #[path = "../../tests/common/registry.rs"]
 mod registry;
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdock_registry_client::auth::{Anonymous, DockerConfig, StaticCredentials};
-use rdock_registry_client::{Client, Credentials, ImageRef, Platform, PushedHow};
+use rdock_registry_client::{Client, CredentialSource, Credentials, ImageRef, Platform, PushedHow};
 use registry::{Auth, Registry};
 use support::*;
 
@@ -343,4 +346,67 @@ fn registry_checks_token_scopes() {
 
 fn repo_of(host: &str, path: &str) -> rdock_registry_client::Repository {
     repo(host, path)
+}
+
+/// A credential source that counts its lookups: each would be a
+/// `docker-credential-*` process run.
+#[derive(Debug)]
+struct Counting {
+    inner: StaticCredentials,
+    lookups: AtomicUsize,
+}
+
+impl CredentialSource for Counting {
+    fn get(&self, registry: &str) -> rdock_registry_client::Result<Option<Credentials>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(registry)
+    }
+}
+
+#[test]
+fn basic_auth_looks_credentials_up_once_per_registry() {
+    let reg = Registry::start(Auth::Htpasswd(users()));
+    let host = reg.host();
+    let counting = Arc::new(Counting {
+        inner: StaticCredentials::new().with(&host, Credentials::basic("bob", "builder")),
+        lookups: AtomicUsize::new(0),
+    });
+    let client = Client::new(options(counting.clone())).unwrap();
+    let image = Image::new(26, &[1500, 2500, 3500]);
+    // Every blob's HEAD, POST and PUT and the manifest's PUT carry them.
+    image.push(&client, &repo(&host, "count/app"), "1");
+    let r: ImageRef = format!("{host}/count/app:1").parse().unwrap();
+    client.resolve(&r, &Platform::host()).unwrap();
+    assert_eq!(counting.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_expired_token_is_renewed() {
+    let reg = Registry::start(Auth::Token {
+        users: users(),
+        anonymous_pull: true,
+    });
+    let host = reg.host();
+    let tokens = reg.token_server().expect("token server");
+    let repo = repo(&host, "renew/app");
+    let image = Image::new(27, &[1000]);
+    image.push(&with_creds(&host, "alice", "wonderland"), &repo, "1");
+
+    // Tokens the registry takes for about two more seconds, promised for
+    // 300: the client keeps using one until the registry refuses it.
+    tokens.set_token_lifetime(-58);
+    let client = anonymous();
+    client.fetch_manifest(&repo, "1").unwrap();
+    let issued = tokens.requests().len();
+    client.fetch_manifest(&repo, "1").unwrap();
+    assert_eq!(tokens.requests().len(), issued, "a live token is reused");
+    std::thread::sleep(Duration::from_secs(4));
+    tokens.set_token_lifetime(300);
+    let again = client.fetch_manifest(&repo, "1").unwrap();
+    assert_eq!(again.digest, image.digest());
+    let requests = tokens.requests();
+    assert_eq!(requests.len(), issued + 1, "{requests:?}");
+    let renewal = requests.last().unwrap();
+    assert_eq!(renewal.scopes, ["repository:renew/app:pull"]);
+    assert_eq!(renewal.status, 200);
 }

@@ -1,7 +1,9 @@
 //! Resilience through the harness's fault-injecting proxy in front of a
 //! real registry: dropped connections mid-blob resume with `Range`, 503
-//! and 429 (`Retry-After`) are retried, slow bodies complete, and bytes
-//! that do not match their digest are an error.
+//! and 429 (`Retry-After`) are retried, slow bodies complete, a blob
+//! whose connection fails after its last byte is complete, a manifest cut
+//! part-way is fetched again, bytes that do not match their digest are an
+//! error, and HTTPS to a plain-HTTP registry fails at once.
 
 #[path = "../../tests/common/registry.rs"]
 mod registry;
@@ -336,4 +338,79 @@ fn chunked_push_resumes_after_a_cut_upload() {
         .iter()
         .all(|p| session(p) == session(&patches[2])));
     assert_eq!(opened.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[test]
+fn a_blob_whose_connection_fails_after_its_last_byte_is_complete() {
+    let s = setup(49);
+    let repo = repo(&s.proxy.host(), "f/app");
+    let layer = &s.image.layer_descs()[0];
+    s.proxy
+        .fault("GET", "/blobs/sha256:", Fault::OverstateLength, 1);
+    let mut out = Vec::new();
+    s.client
+        .fetch_blob(&repo, layer, &mut out, &Progress::none())
+        .unwrap();
+    assert_eq!(out, s.image.layers[0]);
+    // No resume from the end (a 416 from the registry).
+    let gets: Vec<_> = s.proxy.exchanges();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+}
+
+#[test]
+fn a_manifest_body_cut_part_way_is_fetched_again() {
+    let s = setup(50);
+    let repo = repo(&s.proxy.host(), "f/app");
+    s.proxy.fault("GET", "/manifests/", Fault::DropBody(40), 2);
+    let m = s.client.fetch_manifest(&repo, "1").unwrap();
+    assert_eq!(m.bytes, s.image.manifest);
+    let gets: Vec<_> = s
+        .proxy
+        .exchanges()
+        .into_iter()
+        .filter(|e| e.target.contains("/manifests/"))
+        .collect();
+    assert_eq!(gets.len(), 3, "{gets:?}");
+}
+
+#[test]
+fn https_to_a_plain_http_registry_fails_at_once_in_docker_words() {
+    let Some(ip) = registry::outside_ip() else {
+        // Every local address is loopback, hence plain HTTP: nothing to test.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipped: this machine has no address besides loopback");
+        }
+        return;
+    };
+    let reg = Registry::start(Auth::None);
+    let image = Image::new(51, &[1000]);
+    image.push(&anonymous(), &repo(&reg.host(), "h/app"), "1");
+    // The registry at a non-loopback address: HTTPS unless listed.
+    let tunnel = registry::Tunnel::start(ip, &reg.host());
+    let there = repo(&tunnel.host(), "h/app");
+    let started = Instant::now();
+    let err = anonymous().fetch_manifest(&there, "1").unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest for {}/h/app:1: GET \"https://{}/v2/h/app/manifests/1\": \
+             http: server gave HTTP response to HTTPS client",
+            tunnel.host(),
+            tunnel.host()
+        )
+    );
+    assert_eq!(tunnel.connections(), 1, "no retries");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let listed = Client::new(ClientOptions {
+        insecure_registries: vec![tunnel.host()],
+        ..options(Arc::new(rdock_registry_client::auth::Anonymous))
+    })
+    .unwrap();
+    assert_eq!(
+        listed.fetch_manifest(&there, "1").unwrap().digest,
+        image.digest()
+    );
 }

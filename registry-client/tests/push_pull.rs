@@ -210,14 +210,18 @@ fn errors_name_the_reference_and_what_the_registry_said() {
         "{err}"
     );
 
-    // Unknown host: one line naming the URL and the resolver's answer.
+    // Unknown host: one line naming the reference, the URL and the
+    // resolver's answer.
     let r: ImageRef = "no-such-host.invalid/app:1".parse().unwrap();
     let err = client
         .resolve(&r, &Platform::host())
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("GET \"https://no-such-host.invalid/v2/app/manifests/1\": dns error"),
+        err.starts_with(
+            "manifest for no-such-host.invalid/app:1: \
+             GET \"https://no-such-host.invalid/v2/app/manifests/1\": dns error"
+        ),
         "{err}"
     );
     assert!(!err.contains('\n'));

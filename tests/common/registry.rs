@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,7 +37,7 @@ mod proxy;
 mod token;
 
 #[allow(unused_imports)]
-pub use proxy::{Exchange, Fault, Proxy};
+pub use proxy::{Exchange, Fault, Proxy, Tunnel};
 #[allow(unused_imports)]
 pub use token::{TokenRequest, TokenServer};
 
@@ -249,6 +249,16 @@ impl Drop for Registry {
     }
 }
 
+/// An address of this machine that is not loopback, if it has one: a
+/// registry reached there is spoken to over HTTPS unless it is listed as
+/// insecure. The address a UDP socket would send from (nothing is sent).
+pub fn outside_ip() -> Option<IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("binding a free port");
     l.local_addr().expect("local addr").port()
@@ -415,7 +425,12 @@ struct Server {
 
 impl Server {
     fn start(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        Server::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), handle)
+    }
+
+    /// [`Server::start`] on a free port of `ip`.
+    fn start_on(ip: IpAddr, handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind((ip, 0)).expect("binding a port");
         listener
             .set_nonblocking(true)
             .expect("nonblocking listener");

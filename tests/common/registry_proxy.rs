@@ -1,7 +1,9 @@
-//! The fault-injecting [`Proxy`] between a client and a registry.
+//! The fault-injecting [`Proxy`] between a client and a registry, and a
+//! plain TCP [`Tunnel`] that shows a registry at another address.
 
 use std::io::{BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +30,10 @@ pub enum Fault {
     /// Forward the request with only this many bytes of its body, then
     /// close both connections without an answer (an upload cut off).
     DropRequest(usize),
+    /// Forward the whole body but announce one byte more in
+    /// `Content-Length`, then close: the connection fails after the last
+    /// real byte.
+    OverstateLength,
 }
 
 #[derive(Debug)]
@@ -196,6 +202,24 @@ fn proxy_connection(
     record(status);
     let mut body = body.to_vec();
     let mut client = client;
+    if let Some(Fault::OverstateLength) = fault {
+        let text = String::from_utf8_lossy(head).into_owned();
+        let longer = format!("Content-Length: {}", body.len() + 1);
+        let head: Vec<String> = text
+            .split("\r\n")
+            .map(
+                |l| match l.to_ascii_lowercase().starts_with("content-length:") {
+                    true => longer.clone(),
+                    false => l.to_owned(),
+                },
+            )
+            .collect();
+        let _ = client.write_all(head.join("\r\n").as_bytes());
+        let _ = client.write_all(&body);
+        let _ = client.flush();
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
     let _ = client.write_all(head);
     match fault {
         Some(Fault::DropBody(after)) => {
@@ -229,4 +253,52 @@ fn proxy_connection(
     }
     let _ = client.flush();
     let _ = client.shutdown(Shutdown::Both);
+}
+
+/// A TCP forwarder on another address of this machine to a registry,
+/// bytes untouched (a TLS handshake reaches the registry as it is).
+#[derive(Debug)]
+pub struct Tunnel {
+    server: Server,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Tunnel {
+    /// Forwards connections to a free port of `ip` to `upstream`.
+    pub fn start(ip: IpAddr, upstream: &str) -> Tunnel {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (count, up) = (connections.clone(), upstream.to_owned());
+        let server = Server::start_on(ip, move |client| {
+            count.fetch_add(1, Ordering::SeqCst);
+            let Ok(upstream) = TcpStream::connect(&up) else {
+                return;
+            };
+            let (mut c_in, mut u_out) = (
+                client.try_clone().expect("clone"),
+                upstream.try_clone().expect("clone"),
+            );
+            let forward = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut u_out);
+                let _ = u_out.shutdown(Shutdown::Write);
+            });
+            let (mut u_in, mut c_out) = (upstream, client);
+            let _ = std::io::copy(&mut u_in, &mut c_out);
+            let _ = c_out.shutdown(Shutdown::Both);
+            let _ = forward.join();
+        });
+        Tunnel {
+            server,
+            connections,
+        }
+    }
+
+    /// `IP:PORT` (IPv6 in brackets).
+    pub fn host(&self) -> String {
+        self.server.addr.clone()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
 }

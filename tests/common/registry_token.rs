@@ -5,7 +5,7 @@
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -31,6 +31,8 @@ pub struct TokenServer {
     log: Arc<Mutex<Vec<TokenRequest>>>,
     /// Statuses to answer (with a 1 s `Retry-After`) before serving again.
     failures: Arc<Mutex<Vec<u16>>>,
+    /// Seconds from issue to a token's `exp` claim.
+    lifetime: Arc<AtomicI64>,
 }
 
 impl TokenServer {
@@ -69,6 +71,8 @@ impl TokenServer {
         let logged = log.clone();
         let failures: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
         let failing = failures.clone();
+        let lifetime = Arc::new(AtomicI64::new(300));
+        let lives = lifetime.clone();
         let server = Server::start(move |stream| {
             let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
             let Some(req) = Request::read(&mut reader) else {
@@ -80,7 +84,13 @@ impl TokenServer {
                 let _ = write_response(&stream, status, &headers, body);
                 return;
             }
-            let (status, body) = answer_token(&req, &users, anonymous_pull, &key, &x5c, &logged);
+            let exp = lives.load(Ordering::SeqCst);
+            let signer = Signer {
+                key: &key,
+                x5c: &x5c,
+                exp,
+            };
+            let (status, body) = answer_token(&req, &users, anonymous_pull, &signer, &logged);
             let _ = write_response(
                 &stream,
                 status,
@@ -93,7 +103,16 @@ impl TokenServer {
             cert,
             log,
             failures,
+            lifetime,
         }
+    }
+
+    /// Tokens issued from now on carry `exp` this many seconds after
+    /// issue (300 at start; the registry allows 60 s of clock skew past
+    /// it), while the answer's `expires_in` still says 300: a client
+    /// learns of the expiry from the registry's 401.
+    pub fn set_token_lifetime(&self, secs: i64) {
+        self.lifetime.store(secs, Ordering::SeqCst);
     }
 
     /// Answers the next `times` requests with `status` (and
@@ -116,12 +135,18 @@ impl TokenServer {
     }
 }
 
+/// What signs a token, and its lifetime in seconds.
+struct Signer<'a> {
+    key: &'a Path,
+    x5c: &'a str,
+    exp: i64,
+}
+
 fn answer_token(
     req: &Request,
     users: &[(String, String)],
     anonymous_pull: bool,
-    key: &Path,
-    x5c: &str,
+    signer: &Signer,
     log: &Mutex<Vec<TokenRequest>>,
 ) -> (u16, String) {
     // A refresh-token grant (docker's identity tokens) comes as a form.
@@ -216,12 +241,12 @@ fn answer_token(
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let header = format!(r#"{{"typ":"JWT","alg":"RS256","x5c":["{x5c}"]}}"#);
+    let header = format!(r#"{{"typ":"JWT","alg":"RS256","x5c":["{}"]}}"#, signer.x5c);
     let claims = format!(
         r#"{{"iss":"{TOKEN_ISSUER}","sub":"{}","aud":"{TOKEN_SERVICE}","exp":{},"nbf":{},"iat":{now},"jti":"{now}-{}","access":[{}]}}"#,
         account.as_deref().unwrap_or(""),
-        now + 300,
-        now - 10,
+        now as i64 + signer.exp,
+        now as i64 - 10 + signer.exp.min(0),
         JTI.fetch_add(1, Ordering::Relaxed),
         access.join(",")
     );
@@ -230,7 +255,7 @@ fn answer_token(
         base64(header.as_bytes(), URL_ALPHABET, false),
         base64(claims.as_bytes(), URL_ALPHABET, false)
     );
-    let sig = rs256(key, signing_input.as_bytes());
+    let sig = rs256(signer.key, signing_input.as_bytes());
     let jwt = format!("{signing_input}.{}", base64(&sig, URL_ALPHABET, false));
     let refresh = match &account {
         Some(u) if params("offline_token").concat() == "true" => {

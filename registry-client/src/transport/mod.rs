@@ -1,13 +1,17 @@
 //! The HTTP layer under [`Client`](crate::Client): endpoints (HTTPS, plain
-//! HTTP only for loopback and insecure registries), authentication (Basic,
-//! Bearer tokens cached per scope until they expire, one re-authentication
-//! on a 401), retries with backoff on connection errors, 5xx and 429
-//! (honouring `Retry-After`), and registry error documents turned into
-//! one-line [`Error`]s.
+//! HTTP only for registries `endpoint.rs` calls insecure; an HTTPS request
+//! answered in plain HTTP fails at once, with Go's words), authentication
+//! (Basic with the credentials looked up once per registry, Bearer tokens
+//! from `token.rs` cached per scope until they expire, one
+//! re-authentication on a 401), retries with backoff on connection errors,
+//! 5xx and 429 (honouring `Retry-After`, in seconds or as an HTTP date),
+//! and registry error documents turned into one-line [`Error`]s.
+
+mod token;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -15,6 +19,8 @@ use reqwest::blocking::{Body, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
+
+use token::Token;
 
 use crate::auth::{Challenge, Credentials};
 use crate::client::ClientOptions;
@@ -33,17 +39,20 @@ pub(crate) struct Transport {
     tokens: Mutex<HashMap<(String, String), Token>>,
     /// Per host: the refresh token a login got (`offline_token=true`).
     refresh_tokens: Mutex<HashMap<String, String>>,
-}
-
-struct Token {
-    value: String,
-    expires: Instant,
+    /// Per registry domain: its credentials, looked up once (a credential
+    /// helper is a process run; Basic auth needs them on every request).
+    credentials: Mutex<HashMap<String, Option<Credentials>>>,
+    /// Per registry domain: whether it is reached over plain HTTP (the
+    /// rule may need a DNS lookup).
+    insecure: Mutex<HashMap<String, bool>>,
 }
 
 /// One request: everything needed to send it again on a retry.
 pub(crate) struct Call<'a> {
     pub method: Method,
     pub url: String,
+    /// What is asked for, for errors (`manifest for REF`, `blob D of REPO`).
+    pub what: &'a str,
     /// Registry domain (for credentials).
     pub domain: &'a str,
     pub scopes: Vec<String>,
@@ -58,10 +67,11 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn new(method: Method, url: String, domain: &'a str) -> Call<'a> {
+    pub(crate) fn new(method: Method, url: String, domain: &'a str, what: &'a str) -> Call<'a> {
         Call {
             method,
             url,
+            what,
             domain,
             scopes: Vec::new(),
             headers: Vec::new(),
@@ -88,18 +98,6 @@ struct ErrorEntry {
     message: String,
 }
 
-#[derive(Deserialize)]
-struct TokenDoc {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    access_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    refresh_token: Option<String>,
-}
-
 impl Transport {
     pub(crate) fn new(http: reqwest::blocking::Client, opts: ClientOptions) -> Transport {
         Transport {
@@ -108,6 +106,8 @@ impl Transport {
             challenges: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(HashMap::new()),
+            insecure: Mutex::new(HashMap::new()),
         }
     }
 
@@ -126,19 +126,22 @@ impl Transport {
         format!("{scheme}://{host}")
     }
 
-    fn is_insecure(&self, host: &str) -> bool {
-        let bare = match host.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or(rest),
-            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-        };
-        bare == "localhost"
-            || bare == "::1"
-            || bare.starts_with("127.")
-            || self
-                .opts
-                .insecure_registries
-                .iter()
-                .any(|r| r == host || r == bare)
+    /// Whether `host` is reached over plain HTTP (`endpoint.rs`), decided
+    /// once per client.
+    pub(crate) fn is_insecure(&self, host: &str) -> bool {
+        if let Some(known) = self.insecure.lock().expect("insecure").get(host) {
+            return *known;
+        }
+        let insecure = crate::endpoint::is_insecure(
+            host,
+            &self.opts.insecure_registries,
+            crate::endpoint::lookup,
+        );
+        self.insecure
+            .lock()
+            .expect("insecure")
+            .insert(host.to_owned(), insecure);
+        insecure
     }
 
     /// Sends `call`, authenticating, re-authenticating once on a 401 and
@@ -159,12 +162,18 @@ impl Transport {
             let resp = match result {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let cause = error_chain(&e);
+                    let mut cause = error_chain(&e);
+                    let plain_http = is_plain_http_answer(&call.url, &cause);
+                    if plain_http {
+                        cause = PLAIN_HTTP_ANSWER.to_owned();
+                    }
                     if attempt >= self.opts.retry.attempts
                         || cause.contains("dns error")
+                        || plain_http
                         || !call.replayable
                     {
                         return Err(Error::Connect {
+                            what: call.what.to_owned(),
                             method: call.method.to_string(),
                             url: call.url.clone(),
                             cause,
@@ -241,10 +250,18 @@ impl Transport {
     }
 
     fn credentials(&self, call: &Call) -> Result<Option<Credentials>> {
-        match call.credentials {
-            Some(c) => Ok(Some(c.clone())),
-            None => self.opts.credentials.get(call.domain),
+        if let Some(c) = call.credentials {
+            return Ok(Some(c.clone()));
         }
+        let mut known = self.credentials.lock().expect("credentials");
+        if let Some(c) = known.get(call.domain) {
+            return Ok(c.clone());
+        }
+        // Looked up under the lock: concurrent transfers wait for one
+        // helper run instead of each starting their own.
+        let found = self.opts.credentials.get(call.domain)?;
+        known.insert(call.domain.to_owned(), found.clone());
+        Ok(found)
     }
 
     /// The `Authorization` value for `call` under the host's known
@@ -275,142 +292,6 @@ impl Transport {
                 Ok(Some(format!("Bearer {token}")))
             }
         }
-    }
-
-    fn token(
-        &self,
-        call: &Call,
-        host: &str,
-        realm: &str,
-        service: Option<&str>,
-        scopes: &[String],
-        fresh: bool,
-    ) -> Result<String> {
-        let key = (host.to_owned(), scopes.join(" "));
-        if !fresh && call.credentials.is_none() {
-            if let Some(t) = self.tokens.lock().expect("tokens").get(&key) {
-                if t.expires > Instant::now() {
-                    return Ok(t.value.clone());
-                }
-            }
-        }
-        let creds = self.credentials(call)?;
-        let fail = |cause: String| Error::Token {
-            registry: host.to_owned(),
-            realm: realm.to_owned(),
-            cause,
-        };
-        let mut query: Vec<(&str, &str)> = Vec::new();
-        if let Some(s) = service {
-            query.push(("service", s));
-        }
-        let req = match creds.as_ref().and_then(|c| c.identity_token.as_deref()) {
-            // An identity token is an OAuth2 refresh token.
-            Some(refresh) => {
-                let joined = scopes.join(" ");
-                let mut form = query.clone();
-                form.extend([
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh),
-                    ("client_id", "rdock"),
-                    ("scope", joined.as_str()),
-                ]);
-                self.http.post(realm).form(&form)
-            }
-            None => {
-                for s in scopes {
-                    query.push(("scope", s));
-                }
-                let mut req = self.http.get(realm).query(&query);
-                if let Some(c) = &creds {
-                    req = req
-                        .query(&[("account", c.username.as_str())])
-                        .basic_auth(&c.username, Some(&c.password));
-                }
-                if call.credentials.is_some() {
-                    // A login: ask for a refresh token to store instead
-                    // of the password, as docker does.
-                    req = req.query(&[("offline_token", "true"), ("client_id", "rdock")]);
-                }
-                req
-            }
-        };
-        // Token services rate-limit and fail too: retry them like the rest.
-        let mut attempt = 0u32;
-        let resp = loop {
-            attempt += 1;
-            let last = attempt >= self.opts.retry.attempts;
-            let this = req
-                .try_clone()
-                .expect("token requests have in-memory bodies");
-            match this.send() {
-                Ok(resp) if is_transient(resp.status()) && !last => {
-                    let wait = retry_after(resp.headers())
-                        .map(|d| d.min(self.opts.retry.max_retry_after))
-                        .unwrap_or_else(|| self.opts.retry.backoff(attempt));
-                    std::thread::sleep(wait);
-                }
-                Ok(resp) => break resp,
-                Err(e) => {
-                    let cause = error_chain(&e);
-                    if last || cause.contains("dns error") {
-                        return Err(fail(cause));
-                    }
-                    std::thread::sleep(self.opts.retry.backoff(attempt));
-                }
-            }
-        };
-        let status = resp.status();
-        let body = read_small(resp);
-        if !status.is_success() {
-            let said = match serde_json::from_slice::<ErrorDoc>(&body) {
-                Ok(doc) => match (doc.errors.first(), doc.details) {
-                    (Some(e), _) => format!("{}: {}", render_code(&e.code), e.message),
-                    (None, Some(d)) => d,
-                    (None, None) => String::from_utf8_lossy(&body).trim().to_owned(),
-                },
-                Err(_) => String::from_utf8_lossy(&body).trim().to_owned(),
-            };
-            return Err(fail(format!("{status}: {said}")));
-        }
-        let doc: TokenDoc =
-            serde_json::from_slice(&body).map_err(|e| fail(format!("unreadable answer: {e}")))?;
-        if let Some(refresh) = doc.refresh_token.filter(|t| !t.is_empty()) {
-            if call.credentials.is_some() {
-                self.refresh_tokens
-                    .lock()
-                    .expect("refresh tokens")
-                    .insert(host.to_owned(), refresh);
-            }
-        }
-        let value = doc
-            .token
-            .or(doc.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| fail("answer has no token".into()))?;
-        // The spec's minimum lifetime is 60 s; renew a little early.
-        let lifetime = Duration::from_secs(doc.expires_in.unwrap_or(60).max(60));
-        let expires = Instant::now() + lifetime.saturating_sub(Duration::from_secs(10));
-        if call.credentials.is_none() {
-            self.tokens.lock().expect("tokens").insert(
-                key,
-                Token {
-                    value: value.clone(),
-                    expires,
-                },
-            );
-        }
-        Ok(value)
-    }
-}
-
-impl Transport {
-    /// The refresh token the last login to `host` got, if any.
-    pub(crate) fn take_refresh_token(&self, host: &str) -> Option<String> {
-        self.refresh_tokens
-            .lock()
-            .expect("refresh tokens")
-            .remove(host)
     }
 }
 
@@ -470,9 +351,28 @@ fn is_transient(status: StatusCode) -> bool {
         || status == StatusCode::INTERNAL_SERVER_ERROR
 }
 
+/// `Retry-After` in seconds or as an HTTP date (RFC 9110); a date in the
+/// past means now.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Go's words for an HTTPS request answered in plain HTTP, as docker
+/// prints them.
+pub(crate) const PLAIN_HTTP_ANSWER: &str = "http: server gave HTTP response to HTTPS client";
+
+/// Whether a failed HTTPS request met a plain-HTTP server: TLS saw a
+/// record that is not one (an HTTP status line). Retrying cannot help.
+fn is_plain_http_answer(url: &str, cause: &str) -> bool {
+    url.starts_with("https://") && cause.contains("InvalidContentType")
 }
 
 pub(crate) fn host_of(url: &str) -> String {
@@ -495,4 +395,52 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         parts.push(e.to_string());
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn transport(insecure: &[&str]) -> Transport {
+        let opts = ClientOptions {
+            insecure_registries: insecure.iter().map(|s| (*s).to_owned()).collect(),
+            ..ClientOptions::default()
+        };
+        Transport::new(reqwest::blocking::Client::new(), opts)
+    }
+
+    #[test]
+    fn docker_io_is_served_by_registry_1() {
+        let t = transport(&[]);
+        assert_eq!(t.base_url("docker.io"), "https://registry-1.docker.io");
+        assert_eq!(t.base_url("ghcr.io"), "https://ghcr.io");
+        assert_eq!(t.base_url("localhost:5000"), "http://localhost:5000");
+        assert_eq!(t.base_url("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        let t = transport(&["reg.example:5000"]);
+        assert_eq!(t.base_url("reg.example:5000"), "http://reg.example:5000");
+        assert_eq!(t.base_url("reg.example"), "https://reg.example");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_an_http_date() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        let later = SystemTime::now() + Duration::from_secs(30);
+        let date = httpdate::fmt_http_date(later);
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let wait = retry_after(&h).unwrap();
+        assert!(
+            wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
 }
