@@ -175,6 +175,23 @@ pub enum Error {
     /// `push` of a name the store does not have.
     #[error("an image does not exist locally with the tag: {reference}")]
     NoSuchTag { reference: String },
+    /// `pull --platform` of a single-platform image of another platform.
+    #[error("image with reference {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
+    PlatformMismatch {
+        reference: String,
+        wanted: String,
+        actual: String,
+    },
+    /// Moving one blob of an image failed (the cause names only the blob
+    /// and repository): names the image.
+    #[error("{verb} {reference}")]
+    Transfer {
+        /// `pulling` or `pushing`.
+        verb: &'static str,
+        reference: String,
+        #[source]
+        source: Box<Error>,
+    },
     // Containers and volumes.
     /// Not a 64-hex container ID.
     #[error("invalid container ID {0:?}")]

@@ -48,8 +48,10 @@ impl RetryPolicy {
 /// Settings of a [`Client`].
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// Registries (`host` or `host:port`) spoken to over plain HTTP.
-    /// `localhost`, `127.0.0.0/8` and `::1` always are.
+    /// `--insecure-registry` entries: registries spoken to over plain
+    /// HTTP, as docker reads them: `host[:port]` matched exactly (a bare
+    /// host does not cover its ports) or a CIDR covering the addresses
+    /// the host is or resolves to. `127.0.0.0/8` and `::1` always are.
     pub insecure_registries: Vec<String>,
     /// The `User-Agent` header.
     pub user_agent: String,

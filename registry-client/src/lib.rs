@@ -7,8 +7,11 @@
 //!   (`domain/path`), [`Digest`] (validated `sha256:`), [`Descriptor`],
 //!   [`Platform`] (`os/arch[/variant]`, [`Platform::host`]).
 //! - [`Client::new`] with [`ClientOptions`]: insecure registries (plain
-//!   HTTP; `localhost`, `127.0.0.0/8` and `::1` always are, everything
-//!   else is HTTPS), user agent, [`CredentialSource`], [`RetryPolicy`],
+//!   HTTP by docker's rule: `host[:port]` entries match exactly, CIDR
+//!   entries match the host's addresses; `127.0.0.0/8` and `::1`, hence
+//!   `localhost`, always are; everything else is HTTPS, and an HTTPS
+//!   request answered in plain HTTP fails at once), user agent,
+//!   [`CredentialSource`] (asked once per registry), [`RetryPolicy`],
 //!   timeouts, push chunk size. `docker.io` is served by
 //!   `registry-1.docker.io`.
 //! - [`Client::resolve`]: a tag or digest to one platform's image manifest
@@ -17,7 +20,8 @@
 //!   [`Client::manifest_digest`] (HEAD), [`Client::push_manifest`]. OCI
 //!   and Docker schema 2 manifests and indexes; schema 1 is refused.
 //! - [`Client::fetch_blob`] streams into a [`BlobSink`] (a `File` or a
-//!   `Vec<u8>`), resumes with `Range` after dropped connections, retries
+//!   `Vec<u8>`), resumes with `Range` after dropped connections (a
+//!   connection that fails after the last byte lost nothing), retries
 //!   connection errors, 5xx and 429 (honouring `Retry-After`) with
 //!   backoff, reports [`Progress`], and checks size and sha256 **before**
 //!   returning `Ok`. The sink's bytes are unverified until then: callers
@@ -53,7 +57,9 @@
 //!
 //! Retries: connection errors, 500/502/503/504 and 429 are retried
 //! [`RetryPolicy::attempts`] times with doubling backoff (429 and 503 wait
-//! `Retry-After` when given, up to [`RetryPolicy::max_retry_after`]); a
+//! `Retry-After`, seconds or an HTTP date, when given, up to
+//! [`RetryPolicy::max_retry_after`]); a manifest body cut part-way is
+//! fetched again; a
 //! blob download resumes with `Range` after a drop or a stall longer than
 //! [`ClientOptions::timeout`] and gives up only after that many tries in a
 //! row without progress; unknown hosts fail at once.

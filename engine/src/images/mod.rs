@@ -133,7 +133,7 @@ impl Image {
     }
 }
 
-fn parse_blob<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_blob<T: serde::de::DeserializeOwned>(
     store: &Store,
     what: &'static str,
     digest: &Digest,

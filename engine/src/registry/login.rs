@@ -1,7 +1,9 @@
 //! [`login`] and [`logout`]: credentials in docker's `config.json`
 //! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, or its
 //! credential helper), checked against the registry before they are
-//! written, as `docker login` does.
+//! written, as `docker login` does; when the registry's token service
+//! issues an identity (refresh) token, that is stored instead of the
+//! password.
 
 use rdock_registry_client::auth::{config_key, Credentials, DockerConfig, DOCKER_HUB_KEY};
 
@@ -9,7 +11,8 @@ use super::RegistryOptions;
 use crate::error::Result;
 
 /// Checks `username` and `password` against `server` (Docker Hub when
-/// `None`) and stores them; returns the key they are stored under.
+/// `None`) and stores them, or the identity token the registry gave for
+/// them; returns the key they are stored under.
 pub fn login(
     server: Option<&str>,
     username: &str,
@@ -17,8 +20,12 @@ pub fn login(
     opts: &RegistryOptions,
 ) -> Result<String> {
     let server = server.unwrap_or(DOCKER_HUB_KEY);
-    let credentials = Credentials::basic(username, password);
-    super::remote::client(opts)?.check_login(server, &credentials)?;
+    let mut credentials = Credentials::basic(username, password);
+    if let Some(token) = super::remote::client(opts)?.login(server, &credentials)? {
+        // As docker: the user name and the token, never the password.
+        credentials.password.clear();
+        credentials.identity_token = Some(token);
+    }
     let mut config = DockerConfig::load_default()?;
     config.store(server, &credentials)?;
     Ok(config_key(server))

@@ -12,9 +12,10 @@
 //! Each byte is hashed once: a pulled blob by the store's writer (which
 //! commits only a match), a pushed one not at all here (the store
 //! verified it when it was committed; the registry checks it again).
-//! Plain HTTP is used only for registries on loopback (`localhost`,
-//! `127.0.0.1`, `[::1]`) and those listed in [`RegistryOptions::insecure`]
-//! (the CLI's `--insecure-registry` and `RDOCK_INSECURE_REGISTRIES`).
+//! Plain HTTP is used only for registries on loopback and those
+//! [`RegistryOptions::insecure`] covers (the CLI's `--insecure-registry`
+//! and `RDOCK_INSECURE_REGISTRIES`), by docker's rule, which the registry
+//! client alone applies.
 
 mod base;
 mod login;
@@ -131,21 +132,16 @@ pub enum TransferEvent {
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
-    /// Registries (`host[:port]`) reached over plain HTTP, besides loopback.
+    /// `--insecure-registry` entries, besides loopback: `host[:port]`
+    /// (exactly: a bare host does not cover its ports) or a CIDR, as
+    /// docker takes them. Applied by the registry client.
     pub insecure: Vec<String>,
+    /// Push blobs larger than this in PATCH chunks of this size (default
+    /// 16 MiB; the CLI reads `RDOCK_PUSH_CHUNK_SIZE`).
+    pub push_chunk_size: Option<u64>,
 }
 
 impl RegistryOptions {
-    /// Whether `domain` may be reached over plain HTTP.
-    pub fn is_insecure(&self, domain: &str) -> bool {
-        let host = match domain.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or(rest),
-            None => domain.split(':').next().unwrap_or(domain),
-        };
-        matches!(host, "localhost" | "127.0.0.1" | "::1")
-            || self.insecure.iter().any(|i| i == domain)
-    }
-
     /// The options with `RDOCK_INSECURE_REGISTRIES` (comma-separated) added.
     pub fn with_env(mut self, value: Option<String>) -> RegistryOptions {
         if let Some(value) = value {
@@ -188,6 +184,19 @@ pub fn repo_digest(image: &crate::images::Image) -> Option<Digest> {
     let annotations = image.descriptor.annotations().as_ref()?;
     let (_, digest) = annotations.get(ANNOTATION_REPO_DIGEST)?.rsplit_once('@')?;
     digest.parse().ok()
+}
+
+/// Wraps an error about one blob of `reference`'s image (which names only
+/// the blob and the repository) so that it names the image.
+pub(crate) fn about<'a>(
+    verb: &'static str,
+    reference: &'a ImageRef,
+) -> impl Fn(crate::error::Error) -> crate::error::Error + Sync + 'a {
+    move |source| crate::error::Error::Transfer {
+        verb,
+        reference: reference.familiar(),
+        source: Box::new(source),
+    }
 }
 
 /// The tag or digest to ask the registry for.

@@ -1,4 +1,5 @@
-//! [`pull`]: resolve a reference, pick the manifest for the platform, then
+//! [`pull`]: resolve a reference, pick the manifest for the platform (a
+//! single-platform image must be of the platform asked for), then
 //! download the config and the missing layers (a few at a time, each
 //! streamed into the store through a verifying [`rdock_cache::Writer`] and
 //! unpacked into its snapshot as soon as it is complete), and name the
@@ -100,7 +101,8 @@ pub fn pull_from(
     let top = remote.manifest(&asked)?;
     let top_digest = checked_digest(reference, &asked, &top)?;
     let top_type = media_type(&top);
-    let (manifest_bytes, manifest_type, manifest_digest) = if is_index(&top_type) {
+    let from_index = is_index(&top_type);
+    let (manifest_bytes, manifest_type, manifest_digest) = if from_index {
         let index: ImageIndex = parse("image index", &top_digest, &top.bytes)?;
         let platform = opts.platform.clone().unwrap_or_else(Platform::host);
         let chosen = select(&platform, index.manifests(), &reference.familiar())?;
@@ -124,8 +126,14 @@ pub fn pull_from(
         .is_some_and(|d| d.digest().to_string() == manifest_digest.to_string())
         && store.has_blob(&id);
 
-    let config_bytes = fetch_small(store, &lease, remote, manifest.config())?;
+    let named = super::about("pulling", reference);
+    let config_bytes = fetch_small(store, &lease, remote, manifest.config()).map_err(&named)?;
     let config: serde_json::Value = parse("image config", &id, &config_bytes)?;
+    if !from_index {
+        if let Some(wanted) = &opts.platform {
+            check_platform(reference, wanted, &config)?;
+        }
+    }
     let diff_ids = diff_ids(&config, &id, manifest.layers().len())?;
     let chains = chain_ids(&diff_ids);
     let layers: Vec<Layer> = manifest
@@ -152,7 +160,7 @@ pub fn pull_from(
         opts.jobs
     };
     run_bounded(&layers, jobs, |layer| {
-        fetch_layer(store, &lease, remote, layer, !opts.skip_unpack, progress)
+        fetch_layer(store, &lease, remote, layer, !opts.skip_unpack, progress).map_err(&named)
     })?;
 
     let stored = store.write_blob(&lease, &manifest_bytes)?;
@@ -177,6 +185,25 @@ pub fn pull_from(
         digest: top_digest,
         id,
         up_to_date,
+    })
+}
+
+/// A single-platform image pulled with `--platform` must be of that
+/// platform, as docker requires (an index is chosen from instead).
+fn check_platform(
+    reference: &ImageRef,
+    wanted: &Platform,
+    config: &serde_json::Value,
+) -> Result<()> {
+    let field = |name: &str| config[name].as_str().unwrap_or_default();
+    let variant = Some(field("variant")).filter(|v| !v.is_empty());
+    if wanted.matches(field("os"), field("architecture"), variant) {
+        return Ok(());
+    }
+    Err(Error::PlatformMismatch {
+        reference: reference.familiar(),
+        wanted: wanted.to_string(),
+        actual: Platform::new(field("os"), field("architecture"), variant).to_string(),
     })
 }
 

@@ -4,12 +4,13 @@
 //! pushed to in another repository of the same registry), then
 //! the manifest, byte for byte as stored, so the registry serves the same
 //! digests (an image built with gzip layers is not recompressed). An image
-//! stored as an index (from `load`) is pushed as its manifest for this
-//! host.
+//! stored as an index (from `load`) is pushed whole: the blobs of every
+//! platform the store has, those manifests by digest, then the index
+//! under the tag, so the registry serves the same index digest.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use rdock_cache::oci_spec::image::Descriptor;
+use rdock_cache::oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use rdock_cache::{Digest, Store};
 use rdock_registry_client::ImageRef;
 
@@ -17,7 +18,7 @@ use super::pull::{run_bounded, DEFAULT_JOBS};
 use super::ANNOTATION_REPO_DIGEST;
 use super::{connect, remote_reference, BlobPush, RegistryOptions, Remote, TransferEvent};
 use crate::error::{Error, Result};
-use crate::images::{bare, is_manifest, read_image};
+use crate::images::{bare, is_index, is_manifest, parse_blob, read_image};
 
 /// How to push.
 #[derive(Debug, Clone, Default)]
@@ -68,19 +69,17 @@ pub fn push_to(
     let top = store.resolve(&name)?.ok_or_else(|| Error::NoSuchTag {
         reference: reference.familiar(),
     })?;
-    let image = read_image(store, Some(name.clone()), &top)?;
     // Protects the image from a concurrent rmi and prune while it uploads.
     let lease = store.lease()?;
-    let config = image.manifest.config().clone();
-    let mut blobs: Vec<Descriptor> = image.manifest.layers().clone();
-    blobs.push(config.clone());
-    for d in &blobs {
+    let mut plan = Plan::default();
+    plan.add(store, &top, 0)?;
+    for d in &plan.blobs {
         let digest = Digest::try_from(d.digest())?;
         if !lease.protect_blob(&digest)? {
             return Err(rdock_cache::Error::BlobNotFound { digest }.into());
         }
-        // Docker shows layers only, not the config.
-        if d != &config {
+        // Docker shows layers only, not configs.
+        if !plan.configs.contains(&digest) {
             progress(TransferEvent::Waiting {
                 digest,
                 size: d.size(),
@@ -94,37 +93,87 @@ pub fn push_to(
     };
     let quiet = |_| {};
     let sources = mount_sources(store, reference)?;
-    run_bounded(&blobs, jobs, |d| {
-        let shown: &(dyn Fn(TransferEvent) + Sync) = if d == &config { &quiet } else { progress };
+    let named = super::about("pushing", reference);
+    run_bounded(&plan.blobs, jobs, |d| {
+        let config = plan.configs.contains(&Digest::try_from(d.digest())?);
+        let shown: &(dyn Fn(TransferEvent) + Sync) = if config { &quiet } else { progress };
         let from = sources.get(&d.digest().to_string()).map(String::as_str);
-        upload(store, remote, d, from, shown)
+        upload(store, remote, d, from, shown).map_err(&named)
     })?;
 
-    let bytes = store.read_blob(&image.manifest_digest)?;
-    let media_type = if is_manifest(top.media_type()) {
-        top.media_type().to_string()
-    } else {
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| rdock_cache::oci_spec::image::MediaType::ImageManifest.to_string())
-    };
-    remote.put_manifest(&remote_reference(reference), &media_type, &bytes)?;
-    if is_manifest(top.media_type()) {
-        let mut entry = bare(&top);
-        let mut annotations = top.annotations().clone().unwrap_or_default();
-        annotations.insert(
-            ANNOTATION_REPO_DIGEST.to_owned(),
-            format!("{}@{}", reference.name(), image.manifest_digest),
-        );
-        entry.set_annotations(Some(annotations));
-        store.tag(&name, &entry)?;
+    // An index goes up after the manifests it lists, by their digests.
+    for (digest, media_type) in &plan.children {
+        let bytes = store.read_blob(digest)?;
+        remote.put_manifest(&digest.to_string(), media_type, &bytes)?;
     }
+    let top_digest = Digest::try_from(top.digest())?;
+    let bytes = store.read_blob(&top_digest)?;
+    remote.put_manifest(
+        &remote_reference(reference),
+        &top.media_type().to_string(),
+        &bytes,
+    )?;
+    let mut entry = bare(&top);
+    let mut annotations = top.annotations().clone().unwrap_or_default();
+    annotations.insert(
+        ANNOTATION_REPO_DIGEST.to_owned(),
+        format!("{}@{top_digest}", reference.name()),
+    );
+    entry.set_annotations(Some(annotations));
+    store.tag(&name, &entry)?;
     Ok(Pushed {
         name: reference.clone(),
-        digest: image.manifest_digest,
+        digest: top_digest,
         size: bytes.len() as u64,
     })
+}
+
+/// What a push sends: every layer and config once, and for an index the
+/// manifests it lists that the store has (those it lacks the registry
+/// must have already, or it refuses the index).
+#[derive(Default)]
+struct Plan {
+    blobs: Vec<Descriptor>,
+    configs: HashSet<Digest>,
+    /// Manifests (and nested indexes) before the index that lists them.
+    children: Vec<(Digest, String)>,
+    seen: HashSet<Digest>,
+}
+
+impl Plan {
+    fn add(&mut self, store: &Store, d: &Descriptor, depth: usize) -> Result<()> {
+        let digest = Digest::try_from(d.digest())?;
+        if is_index(d.media_type()) && depth < 3 {
+            let index: ImageIndex = parse_blob(store, "image index", &digest)?;
+            for child in index.manifests() {
+                let child_digest = Digest::try_from(child.digest())?;
+                if !store.has_blob(&child_digest) || self.seen.contains(&child_digest) {
+                    continue;
+                }
+                self.add(store, child, depth + 1)?;
+                self.seen.insert(child_digest.clone());
+                self.children
+                    .push((child_digest, child.media_type().to_string()));
+            }
+            return Ok(());
+        }
+        if !is_manifest(d.media_type()) {
+            return Err(Error::UnsupportedMediaType {
+                digest: digest.to_string(),
+                media_type: d.media_type().to_string(),
+            });
+        }
+        let manifest: ImageManifest = parse_blob(store, "image manifest", &digest)?;
+        let config = manifest.config();
+        self.configs.insert(Digest::try_from(config.digest())?);
+        for blob in manifest.layers().iter().chain([config]) {
+            let blob_digest = Digest::try_from(blob.digest())?;
+            if self.seen.insert(blob_digest) {
+                self.blobs.push(blob.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 fn upload(

@@ -31,7 +31,7 @@ pub(crate) fn client(opts: &RegistryOptions) -> Result<Client> {
     Ok(Client::new(ClientOptions {
         insecure_registries: opts.insecure.clone(),
         credentials: Arc::new(credentials),
-        chunk_size: PUSH_CHUNK,
+        chunk_size: opts.push_chunk_size.unwrap_or(PUSH_CHUNK).max(1),
         ..ClientOptions::default()
     })?)
 }
