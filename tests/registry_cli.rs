@@ -9,186 +9,16 @@
 //! stores and DOCKER_CONFIG, under temp dirs removed at the end.
 
 mod common;
+#[path = "common/registry_env.rs"]
+mod env;
 #[path = "common/registry.rs"]
 mod registry;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
+use env::{manifest_digest, pseudo_random, run_image, sh, Env};
 use registry::{Auth, Fault, Proxy, Registry};
 use serde_json::Value;
-
-/// A test's folders: stores, contexts and docker config; removed on drop.
-struct Env {
-    dir: PathBuf,
-}
-
-impl Env {
-    fn new(name: &str) -> Env {
-        Env {
-            dir: common::tempdir("registry", name),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel)
-    }
-
-    /// Runs `rdock --root <dir>/<root> ARGS` with DOCKER_CONFIG in the
-    /// test's folder, feeding `stdin`.
-    fn rdock(&self, root: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(common::rdock_bin());
-        cmd.arg("--root")
-            .arg(self.path(root))
-            .args(args)
-            .env("DOCKER_CONFIG", self.path("docker"))
-            .env_remove("RDOCK_INSECURE_REGISTRIES")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("running rdock");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            // rdock may exit (an argument error) before it reads its input.
-            let _ = input.write_all(text.as_bytes());
-        }
-        drop(input);
-        child.wait_with_output().expect("waiting for rdock")
-    }
-
-    /// [`Env::rdock`] that must succeed; returns stdout.
-    fn ok(&self, root: &str, args: &[&str]) -> String {
-        let out = self.rdock(root, args, None);
-        assert!(
-            out.status.success(),
-            "rdock {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 stdout")
-    }
-
-    /// [`Env::rdock`] that must fail with exit code 1; returns stderr.
-    fn fails(&self, root: &str, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.rdock(root, args, stdin);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "rdock {args:?} should fail:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).expect("utf-8 stderr")
-    }
-
-    /// A store with busybox imported and `name` built from it (two COPY
-    /// layers over busybox); returns the build's image ID.
-    fn build(&self, root: &str, name: &str, extra: &[&str]) -> String {
-        self.ok(
-            root,
-            &[
-                "import",
-                common::busybox_rootfs().to_str().unwrap(),
-                "busybox",
-            ],
-        );
-        let ctx = self.path("ctx");
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join("hello.txt"), "hello from rdock\n").unwrap();
-        std::fs::write(ctx.join("big.bin"), pseudo_random(3 << 20)).unwrap();
-        std::fs::write(
-            ctx.join("Dockerfile"),
-            "FROM busybox\nCOPY hello.txt /hello.txt\nCOPY big.bin /data/big.bin\nCMD [\"cat\", \"/hello.txt\"]\n",
-        )
-        .unwrap();
-        let iid = self.path("iid");
-        let mut args = vec![
-            "build",
-            "--progress=plain",
-            "-t",
-            name,
-            "--iidfile",
-            iid.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        args.push(ctx.to_str().unwrap());
-        self.ok(root, &args);
-        std::fs::read_to_string(iid).unwrap()
-    }
-
-    fn inspect(&self, root: &str, name: &str) -> Value {
-        let out = self.ok(root, &["inspect", name]);
-        let v: Value = serde_json::from_str(&out).expect("inspect prints JSON");
-        v[0].clone()
-    }
-
-    /// The file tree of `image` in `root`, through a build with a local
-    /// output (`FROM image`): proves the pulled layers unpack.
-    fn tree(&self, root: &str, image: &str) -> PathBuf {
-        let ctx = self.path(&format!("tree-ctx-{root}"));
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join("Dockerfile"), format!("FROM {image}\n")).unwrap();
-        let dest = self.path(&format!("tree-{root}"));
-        let output = format!("type=local,dest={}", dest.display());
-        self.ok(
-            root,
-            &[
-                "build",
-                "--progress=plain",
-                "-o",
-                &output,
-                ctx.to_str().unwrap(),
-            ],
-        );
-        dest
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Incompressible bytes (xorshift), so layer sizes are real.
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn manifest_digest(image: &Value) -> String {
-    image["Manifest"]["digest"].as_str().unwrap().to_owned()
-}
-
-/// Runs a command that must succeed; returns stdout.
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `image`'s CMD with `rdock run --rm` and returns its output.
-fn run_image(env: &Env, root: &str, image: &str) -> String {
-    let out = env.rdock(root, &["run", "--rm", image], None);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "rdock run {image}: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn build_push_pull_into_a_fresh_store_keeps_every_digest() {
@@ -460,14 +290,21 @@ fn skopeo_reads_what_rdock_pushed_and_rdock_pulls_what_skopeo_pushed() {
 }
 
 /// Logs in with the wrong then the right password, pushes and pulls, logs
-/// out; `root` names the store.
+/// out. With a token service, the login stores the identity token it
+/// issued, not the password, as docker does.
 fn auth_round_trip(reg: &Registry, env: &Env, name: &str) {
     env.build("a", name, &[]);
     let config = env.path("docker/config.json");
 
     let err = env.fails("a", &["push", name], None);
-    assert!(err.starts_with("rdock: "), "{err}");
-    assert!(err.contains("unauthorized"), "{err}");
+    assert!(
+        err.starts_with(&format!("rdock: pushing {name}: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("unauthorized: authentication required"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let err = env.fails(
@@ -489,8 +326,19 @@ fn auth_round_trip(reg: &Registry, env: &Env, name: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
-    let saved: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
-    assert!(saved["auths"][reg.host()]["auth"].is_string(), "{saved}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    let entry = &saved["auths"][reg.host()];
+    if reg.token_server().is_some() {
+        assert_eq!(entry["identitytoken"], "refresh-alice", "{saved}");
+        // base64 of "alice:": the user name, no password.
+        assert_eq!(entry["auth"], "YWxpY2U6", "{saved}");
+        assert!(!text.contains("s3cret"), "{text}");
+    } else {
+        // base64 of "alice:s3cret": Basic auth has no token to keep.
+        assert_eq!(entry["auth"], "YWxpY2U6czNjcmV0", "{saved}");
+        assert!(entry.get("identitytoken").is_none(), "{saved}");
+    }
 
     env.ok("a", &["push", name]);
     env.ok("b", &["pull", name]);
@@ -502,6 +350,7 @@ fn auth_round_trip(reg: &Registry, env: &Env, name: &str) {
         format!("Removing login credentials for {}\n", reg.host())
     );
     let err = env.fails("c", &["pull", name], None);
+    assert!(err.contains(name), "{err}");
     assert!(err.contains("unauthorized"), "{err}");
     assert_eq!(
         env.ok("a", &["logout", &reg.host()]),
@@ -529,10 +378,19 @@ fn token_registry_needs_login() {
     let env = Env::new("token");
     auth_round_trip(&reg, &env, &format!("{}/tok/app:1", reg.host()));
     let requests = reg.token_server().expect("token server").requests();
+    // The push and pull after the login trade the identity token.
+    let refreshed: Vec<_> = requests.iter().filter(|r| r.refresh).collect();
+    assert!(!refreshed.is_empty(), "{requests:?}");
     assert!(
-        requests
+        refreshed
             .iter()
-            .any(|r| r.account.as_deref() == Some("alice")),
+            .all(|r| r.account.as_deref() == Some("alice") && r.status == 200),
+        "{requests:?}"
+    );
+    assert!(
+        refreshed
+            .iter()
+            .any(|r| r.scopes.iter().any(|s| s.ends_with("tok/app:pull,push"))),
         "{requests:?}"
     );
 }
@@ -628,13 +486,34 @@ fn registry_errors_are_one_line_naming_the_reference() {
     let reg = Registry::start(Auth::None);
     let env = Env::new("errors");
     let missing = format!("{}/none/app:nope", reg.host());
-    let err = env.fails("a", &["pull", &missing], None);
-    assert!(err.contains("none/app:nope"), "{err}");
-    assert!(err.contains("manifest unknown"), "{err}");
+    let out = env.rdock("a", &["pull", &missing], None);
+    assert_eq!(out.status.code(), Some(1));
+    // Nothing on stdout before the error, as docker.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        format!("rdock: manifest for {missing}: manifest unknown: manifest unknown\n")
+    );
+
+    let out = env.rdock("a", &["pull", "no-such-host.invalid/x/y:1"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("rdock: manifest for no-such-host.invalid/x/y:1: "),
+        "{err}"
+    );
+    assert!(err.contains("dns error"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
-    let err = env.fails("a", &["pull", "no-such-host.invalid/x/y:1"], None);
-    assert!(err.contains("no-such-host.invalid"), "{err}");
+    // A push to an unknown host names the image too.
+    env.load_small("a", "no-such-host.invalid/x/y:1");
+    let err = env.fails("a", &["push", "no-such-host.invalid/x/y:1"], None);
+    assert!(
+        err.starts_with("rdock: pushing no-such-host.invalid/x/y:1: "),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let err = env.fails("a", &["pull", "UPPER/Case"], None);

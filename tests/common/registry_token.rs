@@ -20,6 +20,8 @@ pub struct TokenRequest {
     pub scopes: Vec<String>,
     /// HTTP status answered.
     pub status: u16,
+    /// A refresh-token grant (an identity token), not a password.
+    pub refresh: bool,
 }
 
 /// A token service like Docker Hub's: `GET /token?service=&scope=...`
@@ -175,6 +177,7 @@ fn answer_token(
             account,
             scopes: scopes.clone(),
             status,
+            refresh: refresh_grant,
         })
     };
     let account = match req

@@ -29,17 +29,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => containers::inspect(&store()?, args),
         Command::Prune => store::prune(&store()?),
         Command::Store(StoreCommand::Verify) => store::verify(&store()?),
-        Command::Pull(args) => {
-            registry::pull(&store()?, args, registry::options(&cli.insecure_registries))
-        }
-        Command::Push(args) => {
-            registry::push(&store()?, args, registry::options(&cli.insecure_registries))
-        }
-        Command::Login(args) => registry::login(args, registry::options(&cli.insecure_registries)),
+        Command::Pull(args) => registry::pull(
+            &store()?,
+            args,
+            registry::options(&cli.insecure_registries)?,
+        ),
+        Command::Push(args) => registry::push(
+            &store()?,
+            args,
+            registry::options(&cli.insecure_registries)?,
+        ),
+        Command::Login(args) => registry::login(args, registry::options(&cli.insecure_registries)?),
         Command::Logout(args) => registry::logout(args),
-        Command::Run(args) => {
-            containers::run(&store()?, args, registry::options(&cli.insecure_registries))
-        }
+        Command::Run(args) => containers::run(
+            &store()?,
+            args,
+            registry::options(&cli.insecure_registries)?,
+        ),
         Command::Ps(args) => containers::ps(&store()?, args),
         Command::Logs(args) => containers::logs(&store()?, args),
         Command::Stop(args) => containers::stop(&store()?, args),
@@ -61,7 +67,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn dispatch_other(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => {
-            build::run(args, cli.root, registry::options(&cli.insecure_registries))
+            build::run(args, cli.root, registry::options(&cli.insecure_registries)?)
         }
         Command::Debug(DebugCommand::Parse { json, file }) => debug::parse(&file, json),
         _ => unreachable!("handled by dispatch"),

@@ -17,12 +17,24 @@ use rdock_engine::{
 
 use crate::cli::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 
-/// The registry options of the command line and `RDOCK_INSECURE_REGISTRIES`.
-pub fn options(insecure: &[String]) -> RegistryOptions {
-    RegistryOptions {
+/// The registry options of the command line, `RDOCK_INSECURE_REGISTRIES`
+/// and `RDOCK_PUSH_CHUNK_SIZE` (bytes: larger blobs are pushed in PATCH
+/// chunks of this size; 16 MiB when unset).
+pub fn options(insecure: &[String]) -> anyhow::Result<RegistryOptions> {
+    let push_chunk_size = match std::env::var("RDOCK_PUSH_CHUNK_SIZE") {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => anyhow::bail!(
+                "invalid RDOCK_PUSH_CHUNK_SIZE {text:?}: expected a number of bytes above 0"
+            ),
+        },
+        Err(_) => None,
+    };
+    Ok(RegistryOptions {
         insecure: insecure.to_vec(),
+        push_chunk_size,
     }
-    .with_env(std::env::var("RDOCK_INSECURE_REGISTRIES").ok())
+    .with_env(std::env::var("RDOCK_INSECURE_REGISTRIES").ok()))
 }
 
 /// Which way the layers go; picks docker's words.
@@ -219,19 +231,30 @@ pub fn pull(store: &Store, args: &PullArgs, registry: RegistryOptions) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// Pulls `name`, showing docker's lines on `shown`.
+/// Pulls `name`, showing docker's lines on `shown`: `Pulling from` once
+/// the registry has answered, so a pull that fails first (no such tag or
+/// host) prints nothing but its error, as docker's does.
 fn pull_shown(
     store: &Store,
     name: &ImageRef,
     opts: &PullOptions,
     shown: Transfers,
 ) -> anyhow::Result<rdock_engine::Pulled> {
-    shown.line(&format!(
-        "{}: Pulling from {}",
-        tag_or_digest(name),
-        name.path()
-    ));
-    let pulled = rdock_engine::pull(store, name, opts, &|e| shown.event(e))?;
+    let started = std::sync::Once::new();
+    let header = || {
+        started.call_once(|| {
+            shown.line(&format!(
+                "{}: Pulling from {}",
+                tag_or_digest(name),
+                name.path()
+            ))
+        })
+    };
+    let pulled = rdock_engine::pull(store, name, opts, &|e| {
+        header();
+        shown.event(e)
+    })?;
+    header();
     shown.after(&format!("Digest: {}", pulled.digest));
     let status = if pulled.up_to_date {
         "Image is up to date for"
