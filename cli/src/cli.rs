@@ -244,6 +244,9 @@ pub struct RunArgs {
     /// Name the container
     #[arg(long)]
     pub name: Option<String>,
+    /// Write the container's ID to this file (which must not exist)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
     /// Set an environment variable (KEY=VALUE, or KEY to pass this one's)
     #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
@@ -295,6 +298,9 @@ pub struct RunArgs {
     /// Give every capability and device
     #[arg(long)]
     pub privileged: bool,
+    /// Security options: no-new-privileges[=true|false], seccomp=unconfined
+    #[arg(long)]
+    pub security_opt: Vec<String>,
     /// User namespace mode: host (default) or auto (root inside is an
     /// unprivileged range of /etc/subuid ids of its own)
     #[arg(long)]
@@ -308,7 +314,7 @@ pub struct RunArgs {
     /// Attach a mount (type=bind|volume|tmpfs,source=..,target=..[,readonly])
     #[arg(long = "mount")]
     pub mounts: Vec<String>,
-    /// Mount a tmpfs (DST[:size=N])
+    /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1770,exec)
     #[arg(long)]
     pub tmpfs: Vec<String>,
     /// Signal that stops the container (default SIGTERM)

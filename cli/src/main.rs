@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,7 +17,11 @@ fn main() -> ExitCode {
         // Usage errors exit 125, as docker's do (2 is clap's default);
         // --help and --version still exit 0.
         Err(e) => {
-            let _ = e.print();
+            if let Some(line) = one_line(&e) {
+                let _ = writeln!(std::io::stderr(), "rdock: {line}");
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(if e.use_stderr() { 125 } else { 0 });
         }
     };
@@ -27,4 +32,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A bad flag value as one line (the bad-input rule), without
+/// clap's usage hint; other usage errors keep clap's rendering.
+fn one_line(e: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind as K;
+    let value_error = matches!(
+        e.kind(),
+        K::InvalidValue | K::ValueValidation | K::InvalidUtf8 | K::NoEquals
+    );
+    let text = e.render().to_string();
+    let first = text.lines().next()?;
+    value_error.then(|| first.trim_start_matches("error: ").to_owned())
 }

@@ -45,7 +45,7 @@ pub use containers::{
     parse_bytes, parse_signal, remove, resize, run_foreground, start_detached, stop, wait,
     ContainerConfig, ContainerError, ContainerId, ContainerInfo, ContainerName, Created,
     ExecRequest, Exit, LogLine, MonitorCommand, MountSpec, NetworkMode, Resources, RestartPolicy,
-    RunRequest, State, Status, Stream, Terminal,
+    RunRequest, SecurityOpts, State, Status, Stream, Terminal, TmpfsSpec,
 };
 pub use error::{Error, Result};
 pub use export::{Output, OutputDest, OutputKind};

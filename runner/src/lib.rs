@@ -105,6 +105,7 @@ mod security;
 mod spec;
 mod stubs;
 mod syscall;
+mod tmpfs;
 pub mod tty;
 mod user;
 mod userns;
@@ -120,5 +121,6 @@ pub use spec::{
     ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,
     RunSpec, Stdio,
 };
+pub use tmpfs::TmpfsOptions;
 pub use user::{group_id, passwd_ids, resolve_user, ExecUser};
 pub use userns::remove_tree;

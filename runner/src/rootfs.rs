@@ -353,23 +353,32 @@ fn extra_mount(
             }
         }
         Mount::Tmpfs { target, size } => {
-            let dest = mount_point(root, target, true, stub)?;
             let opts = match size {
                 Some(s) => format!("mode=755,size={s}"),
                 None => "mode=755".to_owned(),
             };
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            sys.mount(
-                Some(Path::new("tmpfs")),
-                &dest,
-                Some("tmpfs"),
-                flags,
-                Some(opts.as_str()),
-            )
-            .map_err(setup_err(Stage::ExtraMount, &dest))?;
+            let dest = mount_point(root, target, true, stub)?;
+            mount_tmpfs(sys, &dest, flags, &opts)?;
+        }
+        Mount::TmpfsWith { target, options } => {
+            let (flags, data) = options.mount_args();
+            let dest = mount_point(root, target, true, stub)?;
+            mount_tmpfs(sys, &dest, flags, &data)?;
         }
     }
     Ok(())
+}
+
+fn mount_tmpfs(sys: &dyn Syscall, dest: &Path, flags: MsFlags, data: &str) -> Result<()> {
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        dest,
+        Some("tmpfs"),
+        flags,
+        Some(data),
+    )
+    .map_err(setup_err(Stage::ExtraMount, dest))
 }
 
 /// `pivot_root(".", ".")` stacks the old root on top of the new one, so a

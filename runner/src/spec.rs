@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::security::Security;
+use crate::tmpfs::TmpfsOptions;
 
 /// How the sandbox is networked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -65,19 +66,30 @@ pub enum Mount {
         /// Remount read-only.
         readonly: bool,
     },
-    /// A fresh tmpfs.
+    /// A fresh tmpfs as `RUN --mount=type=tmpfs` makes it (mode 755,
+    /// `nosuid`, `nodev`).
     Tmpfs {
         /// Absolute path inside the sandbox.
         target: String,
         /// Size limit in bytes; `None` is the kernel's default (half of RAM).
         size: Option<u64>,
     },
+    /// A fresh tmpfs with the options of a container's `--tmpfs` or
+    /// `--mount type=tmpfs`.
+    TmpfsWith {
+        /// Absolute path inside the sandbox.
+        target: String,
+        /// Its flags and tmpfs options.
+        options: TmpfsOptions,
+    },
 }
 
 impl Mount {
     pub(crate) fn target(&self) -> &str {
         match self {
-            Mount::Bind { target, .. } | Mount::Tmpfs { target, .. } => target,
+            Mount::Bind { target, .. }
+            | Mount::Tmpfs { target, .. }
+            | Mount::TmpfsWith { target, .. } => target,
         }
     }
 }

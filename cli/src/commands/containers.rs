@@ -69,13 +69,14 @@ fn request(args: &RunArgs) -> Result<RunRequest, ContainerError> {
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),
         privileged: args.privileged,
+        security: rdock_engine::SecurityOpts::parse(&args.security_opt)?,
         userns: args.userns.clone(),
         restart: args.restart.parse()?,
         mounts,
         stop_signal: args
             .stop_signal
             .as_deref()
-            .map(rdock_engine::parse_signal)
+            .map(|s| rdock_engine::parse_signal("--stop-signal", s))
             .transpose()?,
         stop_timeout: args.stop_timeout,
         auto_remove: args.rm,
@@ -111,11 +112,27 @@ pub fn run(
         super::report(&e);
         return Ok(ExitCode::from(125));
     }
+    if let Some(path) = args.cidfile.as_deref().filter(|p| p.exists()) {
+        // docker's check: the file may belong to a container still running.
+        let path = path.display();
+        super::report(&anyhow::anyhow!(
+            "container ID file found, make sure the other container isn't running or delete {path}"
+        ));
+        return Ok(ExitCode::from(125));
+    }
     let created = match request(args).and_then(|req| rdock_engine::create(store, &req)) {
         Ok(c) => c,
         Err(e) => return Ok(fail(e)),
     };
     let id = created.config.id.clone();
+    for w in &created.warnings {
+        writeln!(std::io::stderr(), "WARNING: {w}")?;
+    }
+    if let Some(path) = &args.cidfile {
+        std::fs::write(path, &id).map_err(|e| {
+            anyhow::anyhow!("writing the container ID file {}: {e}", path.display())
+        })?;
+    }
     if args.detach {
         let monitor = monitor_command(Some(store.root()))?;
         return Ok(match rdock_engine::start_detached(store, &id, &monitor) {
@@ -152,17 +169,25 @@ fn terminal(interactive: bool) -> Terminal {
         stdout: dup(std::io::stdout()),
         stderr: dup(std::io::stderr()),
         size: rdock_engine::tty::window_size(),
+        resizes: None,
     }
 }
 
 /// Resizes the container's terminal when ours changes size.
 fn follow_window_size(store: &Store, id: &str) -> anyhow::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH])?;
     let (store, id) = (store.clone(), id.to_owned());
+    on_window_size(move |rows, cols| {
+        let _ = rdock_engine::resize(&store, &id, rows, cols);
+    })
+}
+
+/// Calls `f` with our terminal's new size on each SIGWINCH.
+fn on_window_size(f: impl Fn(u16, u16) + Send + 'static) -> anyhow::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH])?;
     std::thread::spawn(move || {
         for _ in signals.forever() {
             if let Some((rows, cols)) = rdock_engine::tty::window_size() {
-                let _ = rdock_engine::resize(&store, &id, rows, cols);
+                f(rows, cols);
             }
         }
     });
@@ -314,7 +339,7 @@ pub fn stop(store: &Store, args: &StopArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn kill(store: &Store, args: &KillArgs) -> anyhow::Result<ExitCode> {
-    let sig = match rdock_engine::parse_signal(&args.signal) {
+    let sig = match rdock_engine::parse_signal("--signal", &args.signal) {
         Ok(s) => s,
         Err(e) => return Ok(fail(e)),
     };
@@ -353,7 +378,14 @@ pub fn exec(store: &Store, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let _raw = (args.tty && args.interactive)
         .then(rdock_engine::tty::RawMode::enable)
         .flatten();
-    let terminal = terminal(args.interactive);
+    let mut terminal = terminal(args.interactive);
+    if args.tty {
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_window_size(move |rows, cols| {
+            let _ = tx.send((rows, cols));
+        })?;
+        terminal.resizes = Some(rx);
+    }
     Ok(
         match rdock_engine::exec(store, &args.container, &req, terminal) {
             Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

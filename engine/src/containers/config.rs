@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::options::{MountSpec, NetworkMode, RestartPolicy};
+use super::mounts::MountSpec;
+use super::options::{NetworkMode, RestartPolicy, SecurityOpts};
 
 /// A container's configuration, fixed at create.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct ContainerConfig {
     pub cap_drop: Vec<String>,
     /// All capabilities and devices.
     pub privileged: bool,
+    /// `--security-opt`.
+    #[serde(default)]
+    pub security: SecurityOpts,
     /// `--userns`.
     pub userns: Option<String>,
     /// Read-only root file system.

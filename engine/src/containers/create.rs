@@ -26,8 +26,9 @@ use serde_json::Value;
 use super::config::{ContainerConfig, Resources, State};
 use super::error::{ContainerError, Result};
 use super::id::ContainerName;
+use super::mounts::{prepare_mounts, MountSpec};
 use super::options::{
-    parse_userns, subid_pool, MountSpec, NetworkMode, RestartPolicy, UsernsRange, DEFAULT_POOL,
+    parse_userns, subid_pool, NetworkMode, RestartPolicy, SecurityOpts, UsernsRange, DEFAULT_POOL,
 };
 use super::store::{io, Containers, Slot};
 
@@ -69,6 +70,8 @@ pub struct RunRequest {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--security-opt`.
+    pub security: SecurityOpts,
     /// `--userns`.
     pub userns: Option<String>,
     /// `--restart`.
@@ -230,6 +233,8 @@ fn strings(v: &Value) -> Vec<String> {
 pub struct Created {
     /// Its configuration.
     pub config: ContainerConfig,
+    /// What docker would warn about (flags that were ignored).
+    pub warnings: Vec<String>,
     pub(crate) slot: Slot,
 }
 
@@ -297,7 +302,7 @@ pub fn create(store: &Store, req: &RunRequest) -> Result<Created> {
         .unwrap_or_default();
     let stop_signal = match (req.stop_signal, c["StopSignal"].as_str()) {
         (Some(s), _) => s,
-        (None, Some(s)) => super::options::parse_signal(s)?,
+        (None, Some(s)) => super::options::parse_signal("STOPSIGNAL", s)?,
         (None, None) => 15,
     };
 
@@ -312,7 +317,11 @@ pub fn create(store: &Store, req: &RunRequest) -> Result<Created> {
             }
             _ => (req.userns.clone(), None),
         };
-        let mounts = prepare_mounts(store.root(), &req.mounts, &lower_dirs)?;
+        let image_volumes: Vec<String> = c["Volumes"]
+            .as_object()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        let mounts = prepare_mounts(store.root(), &req.mounts, &image_volumes, &lower_dirs)?;
         for dir in [slot.upper(), slot.work()] {
             fs::create_dir(&dir).map_err(io("creating", &dir))?;
         }
@@ -341,6 +350,7 @@ pub fn create(store: &Store, req: &RunRequest) -> Result<Created> {
             cap_add: req.cap_add.clone(),
             cap_drop: req.cap_drop.clone(),
             privileged: req.privileged,
+            security: req.security,
             userns,
             read_only: req.read_only,
             init: req.init,
@@ -354,13 +364,35 @@ pub fn create(store: &Store, req: &RunRequest) -> Result<Created> {
         Ok(config)
     })();
     match result {
-        Ok(config) => Ok(Created { config, slot }),
+        Ok(config) => Ok(Created {
+            warnings: warnings(&config),
+            config,
+            slot,
+        }),
         Err(e) => {
             containers.release_name(name.as_str(), &slot.id);
             let _ = fs::remove_dir_all(&slot.dir);
             Err(e)
         }
     }
+}
+
+/// docker's warnings for a created container.
+fn warnings(config: &ContainerConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if !config.publish.is_empty() {
+        match config.network {
+            NetworkMode::Host => {
+                out.push("Published ports are discarded when using host network mode".to_owned())
+            }
+            // docker says nothing and publishes nothing; say why.
+            NetworkMode::None => {
+                out.push("Published ports are discarded when using the none network".to_owned())
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// What a non-root user's container cannot have: cgroup limits (without
@@ -513,44 +545,6 @@ fn unpack_layers(store: &Store, image: &crate::Image) -> Result<Vec<String>> {
         parent = Some(chain);
     }
     out.reverse();
-    Ok(out)
-}
-
-/// Checks bind sources (creating `-v` ones) and turns anonymous volumes
-/// into named ones; volumes are created and filled from the image.
-fn prepare_mounts(root: &Path, mounts: &[MountSpec], lowers: &[String]) -> Result<Vec<MountSpec>> {
-    let mut out = Vec::with_capacity(mounts.len());
-    for m in mounts {
-        let m = match m {
-            MountSpec::Bind { source, create, .. } => {
-                if !source.exists() {
-                    if !create {
-                        return Err(ContainerError::BindSource(source.clone()));
-                    }
-                    fs::create_dir_all(source).map_err(io("creating", source))?;
-                }
-                m.clone()
-            }
-            MountSpec::Volume {
-                name,
-                target,
-                readonly,
-            } => {
-                let name = match name {
-                    Some(n) => n.clone(),
-                    None => super::id::ContainerId::random()?.to_string(),
-                };
-                crate::volumes::prepare_volume(root, &name, target, lowers)?;
-                MountSpec::Volume {
-                    name: Some(name),
-                    target: target.clone(),
-                    readonly: *readonly,
-                }
-            }
-            MountSpec::Tmpfs { .. } => m.clone(),
-        };
-        out.push(m);
-    }
     Ok(out)
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::lifecycle::ContainerInfo;
-use super::options::MountSpec;
+use super::mounts::MountSpec;
 
 /// The container as `docker inspect` shows it (the fields rdock knows).
 pub fn inspect_container(info: &ContainerInfo) -> Value {
@@ -23,9 +23,10 @@ pub fn inspect_container(info: &ContainerInfo) -> Value {
                 name,
                 target,
                 readonly,
+                ..
             } => json!({"Type": "volume", "Name": name, "Destination": target, "RW": !readonly}),
-            MountSpec::Tmpfs { target, .. } => {
-                json!({"Type": "tmpfs", "Destination": target, "RW": true})
+            MountSpec::Tmpfs { target, options } => {
+                json!({"Type": "tmpfs", "Destination": target, "RW": !options.readonly})
             }
         })
         .collect();
@@ -63,6 +64,7 @@ pub fn inspect_container(info: &ContainerInfo) -> Value {
             "CapAdd": c.cap_add,
             "CapDrop": c.cap_drop,
             "Privileged": c.privileged,
+            "SecurityOpt": c.security.to_strings(),
             "ReadonlyRootfs": c.read_only,
             "Init": c.init,
             "UsernsMode": c.userns.clone().unwrap_or_default(),
@@ -83,7 +85,7 @@ pub fn inspect_container(info: &ContainerInfo) -> Value {
             "Entrypoint": if c.entrypoint.is_empty() { Value::Null } else { json!(c.entrypoint) },
             "Image": c.image,
             "WorkingDir": c.workdir,
-            "StopSignal": c.stop_signal,
+            "StopSignal": super::options::signal_name(c.stop_signal),
             "StopTimeout": c.stop_timeout,
         },
     })

@@ -20,7 +20,7 @@ use super::error::{ContainerError, Result};
 use super::id::ContainerId;
 use super::logs::{read_log, LogLine};
 use super::monitor::{cgroup_name, supervise, Exit, Terminal};
-use super::options::MountSpec;
+use super::mounts::MountSpec;
 use super::store::{Containers, Slot};
 
 /// A container as `ps` and `inspect` see it.
@@ -142,24 +142,26 @@ pub fn monitor(store: &Store, id: &str, report: &mut dyn Write) -> Result<()> {
     };
     let config = slot.read_config()?;
     let mut reaper = None;
-    let on_start = &mut |started: std::result::Result<i32, String>| {
+    let on_start = &mut |started: std::result::Result<i32, &ContainerError>| {
+        // The code first: the parent exits with it, as a foreground run would.
         let _ = match started {
             Ok(pid) => writeln!(report, "ok {pid}"),
-            Err(msg) => writeln!(report, "err {}", msg),
+            Err(e) => writeln!(report, "err {} {}", e.exit_code(), one_line(&e.to_string())),
         };
         let _ = report.flush();
     };
     let result = supervise(&slot, &config, Terminal::default(), on_start, &mut reaper);
     drop(reaper);
     drop(lock);
-    if let Err(e) = &result {
-        // on_start already told the parent; keep the code it needs.
-        let _ = e;
-    }
     if config.auto_remove {
         remove_files(store.root(), &slot, &config, true, false)?;
     }
     result.map(|_| ())
+}
+
+/// The report is one line per message.
+fn one_line(msg: &str) -> String {
+    msg.replace('\n', " ")
 }
 
 /// Every container (running ones only unless `all`), newest first.
@@ -408,6 +410,8 @@ pub fn exec(store: &Store, name: &str, req: &ExecRequest, terminal: Terminal) ->
     spec.security.cap_add = config.cap_add.clone();
     spec.security.cap_drop = config.cap_drop.clone();
     spec.security.privileged = config.privileged;
+    spec.security.no_new_privs = config.security.no_new_privileges;
+    spec.security.seccomp = !config.security.seccomp_unconfined;
     let null = std::fs::File::open("/dev/null")
         .map_err(super::store::io("opening", Path::new("/dev/null")))?;
     let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd());
@@ -423,6 +427,14 @@ pub fn exec(store: &Store, name: &str, req: &ExecRequest, terminal: Terminal) ->
     if let Some(master) = running.pty_master() {
         if let Some((rows, cols)) = terminal.size {
             let _ = rdock_runner::resize_pty(std::os::fd::AsFd::as_fd(&master), rows, cols);
+        }
+        if let (Some(sizes), Ok(pty)) = (terminal.resizes, master.try_clone()) {
+            // Ends with the process: the sender lives as long as the CLI.
+            std::thread::spawn(move || {
+                for (rows, cols) in sizes {
+                    let _ = rdock_runner::resize_pty(std::os::fd::AsFd::as_fd(&pty), rows, cols);
+                }
+            });
         }
         let master = std::fs::File::from(master);
         if let (Some(stdin), Ok(mut to)) = (&terminal.stdin, master.try_clone()) {

@@ -25,6 +25,7 @@ mod inspect;
 mod lifecycle;
 mod logs;
 mod monitor;
+mod mounts;
 mod network;
 mod options;
 mod spec;
@@ -42,10 +43,11 @@ pub use lifecycle::{
 };
 pub use logs::{LogLine, Stream};
 pub use monitor::{Exit, Terminal};
-pub use options::{parse_bytes, parse_signal, MountSpec, NetworkMode, RestartPolicy};
+pub use mounts::{MountSpec, TmpfsSpec};
+pub use options::{parse_bytes, parse_signal, NetworkMode, RestartPolicy, SecurityOpts};
 
 pub(crate) use lifecycle::volume_users;
-pub(crate) use options::check_volume_name;
+pub(crate) use mounts::check_volume_name;
 pub(crate) use store::io;
 
 /// Now as RFC 3339 with nanoseconds (`2024-05-01T12:00:00.123456789Z`),

@@ -32,6 +32,9 @@ pub struct Terminal {
     pub stderr: Option<OwnedFd>,
     /// The window size (rows, columns) to give the pty with `-t`.
     pub size: Option<(u16, u16)>,
+    /// Later window sizes, for `exec -t` (a foreground run is resized
+    /// through its control socket instead).
+    pub resizes: Option<std::sync::mpsc::Receiver<(u16, u16)>>,
 }
 
 /// State shared with the control socket's thread.
@@ -91,7 +94,7 @@ pub(crate) fn supervise(
     slot: &Slot,
     config: &ContainerConfig,
     terminal: Terminal,
-    on_start: &mut dyn FnMut(std::result::Result<i32, String>),
+    on_start: &mut dyn FnMut(std::result::Result<i32, &ContainerError>),
     reaper: &mut Option<Reaper>,
 ) -> Result<Exit> {
     let shared = Arc::new(Shared::default());
@@ -106,7 +109,7 @@ pub(crate) fn supervise(
         Ok(both) => both,
         Err(e) => {
             record_failure(slot, &e);
-            on_start(Err(e.to_string()));
+            on_start(Err(&e));
             return Err(e);
         }
     };
@@ -129,7 +132,7 @@ fn run_loop(
     net: &NetworkSetup,
     shared: &Arc<Shared>,
     cgroup: &str,
-    on_start: &mut dyn FnMut(std::result::Result<i32, String>),
+    on_start: &mut dyn FnMut(std::result::Result<i32, &ContainerError>),
     reaper: &mut Option<Reaper>,
 ) -> Result<Exit> {
     let mut restarts = 0u32;
@@ -160,7 +163,7 @@ fn run_loop(
             Err(e) => {
                 record_failure(slot, &e);
                 if first {
-                    on_start(Err(e.to_string()));
+                    on_start(Err(&e));
                 }
                 return Err(e);
             }

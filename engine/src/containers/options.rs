@@ -1,10 +1,8 @@
 //! Typed values of `rdock run` flags, parsed as docker parses them:
-//! [`RestartPolicy`], [`NetworkMode`], [`MountSpec`] (from `-v`, `--mount`
-//! and `--tmpfs`), byte sizes ([`parse_bytes`]) and signals ([`parse_signal`]),
+//! [`RestartPolicy`], [`NetworkMode`], byte sizes ([`parse_bytes`]) and signals ([`parse_signal`]),
 //! and `--userns` (`host` or `auto`, with the subordinate id ranges `auto`
 //! allocates).
 
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -135,197 +133,72 @@ impl FromStr for NetworkMode {
     }
 }
 
-/// One mount of a container, from `-v`, `--mount` or `--tmpfs`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MountSpec {
-    /// A host path. `create` would be docker's `-v` behaviour (a missing
-    /// source made a folder); rdock's `-v` and `--mount` both require the
-    /// source to exist, so a typo is an error rather than an empty folder.
-    Bind {
-        /// Absolute host path.
-        source: PathBuf,
-        /// Absolute path in the container.
-        target: String,
-        /// Read-only.
-        readonly: bool,
-        /// Create the source when missing.
-        create: bool,
-    },
-    /// A named volume, or an anonymous one (`name` is `None`, a random
-    /// name is given at create).
-    Volume {
-        /// The volume's name.
-        name: Option<String>,
-        /// Absolute path in the container.
-        target: String,
-        /// Read-only.
-        readonly: bool,
-    },
-    /// A fresh tmpfs.
-    Tmpfs {
-        /// Absolute path in the container.
-        target: String,
-        /// Size limit in bytes.
-        size: Option<u64>,
-    },
+/// `--security-opt`: what rdock applies of docker's security options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityOpts {
+    /// `no-new-privileges`: setuid binaries and file capabilities grant
+    /// nothing.
+    pub no_new_privileges: bool,
+    /// `seccomp=unconfined`: no seccomp filter.
+    pub seccomp_unconfined: bool,
 }
 
-impl MountSpec {
-    /// The path in the container.
-    pub fn target(&self) -> &str {
-        match self {
-            MountSpec::Bind { target, .. }
-            | MountSpec::Volume { target, .. }
-            | MountSpec::Tmpfs { target, .. } => target,
-        }
-    }
-
-    /// Parses `-v SRC:DST[:OPTS]` or `-v DST` (an anonymous volume).
-    pub fn from_volume_flag(s: &str) -> Result<MountSpec> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, opts) = match parts.as_slice() {
-            [dst] => (None, *dst, ""),
-            [src, dst] => (Some(*src), *dst, ""),
-            [src, dst, opts] => (Some(*src), *dst, *opts),
-            _ => return Err(invalid("--volume", s, "expected [SOURCE:]TARGET[:OPTIONS]")),
-        };
-        let mut readonly = false;
-        for opt in opts.split(',').filter(|o| !o.is_empty()) {
-            match opt {
-                "ro" => readonly = true,
-                "rw" | "z" | "Z" | "rprivate" | "private" | "nocopy" => {}
-                _ => return Err(invalid("--volume", s, format!("unknown option {opt:?}"))),
-            }
-        }
-        check_target("--volume", s, dst)?;
-        Ok(match src {
-            Some(src) if src.starts_with('/') => MountSpec::Bind {
-                source: PathBuf::from(src),
-                target: dst.to_owned(),
-                readonly,
-                create: false,
-            },
-            Some(src) if src.starts_with('.') || src.contains('/') => {
-                return Err(invalid(
-                    "--volume",
-                    s,
-                    "a bind source must be an absolute path (a volume name cannot contain '/')",
-                ))
-            }
-            Some(name) => MountSpec::Volume {
-                name: Some(check_volume_name(name)?),
-                target: dst.to_owned(),
-                readonly,
-            },
-            None => MountSpec::Volume {
-                name: None,
-                target: dst.to_owned(),
-                readonly,
-            },
-        })
-    }
-
-    /// Parses `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly]`.
-    pub fn from_mount_flag(s: &str) -> Result<MountSpec> {
-        let (mut kind, mut source, mut target) = ("volume", None, None);
-        let (mut readonly, mut size) = (false, None);
-        for field in s.split(',') {
-            let (key, value) = match field.split_once('=') {
+impl SecurityOpts {
+    /// Parses `--security-opt` values as docker does (`=` or the old `:`).
+    /// A custom seccomp profile and AppArmor or SELinux labels are
+    /// refused; asking for none of them (`apparmor=unconfined`,
+    /// `label=disable`) is what rdock does anyway.
+    pub fn parse(values: &[String]) -> Result<SecurityOpts> {
+        let mut opts = SecurityOpts::default();
+        for v in values {
+            let (key, value) = match v.split_once(['=', ':']) {
                 Some((k, v)) => (k, Some(v)),
-                None => (field, None),
+                None => (v.as_str(), None),
             };
             match (key, value) {
-                ("type", Some(v)) => kind = v,
-                ("source" | "src", Some(v)) => source = Some(v),
-                ("target" | "destination" | "dst", Some(v)) => target = Some(v),
-                ("readonly" | "ro", None | Some("true" | "1")) => readonly = true,
-                ("readonly" | "ro", Some("false" | "0")) => readonly = false,
-                ("tmpfs-size", Some(v)) => size = Some(parse_bytes("--mount", v)?),
-                ("bind-propagation" | "volume-nocopy" | "consistency" | "tmpfs-mode", Some(_)) => {}
-                _ => return Err(invalid("--mount", s, format!("unexpected key {key:?}"))),
-            }
-        }
-        let target = target.ok_or_else(|| invalid("--mount", s, "target is required"))?;
-        check_target("--mount", s, target)?;
-        let target = target.to_owned();
-        Ok(match kind {
-            "bind" => {
-                let source = source.ok_or_else(|| invalid("--mount", s, "source is required"))?;
-                if !source.starts_with('/') {
+                ("no-new-privileges", None | Some("true")) => opts.no_new_privileges = true,
+                ("no-new-privileges", Some("false")) => opts.no_new_privileges = false,
+                ("seccomp", Some("unconfined")) => opts.seccomp_unconfined = true,
+                ("seccomp", Some("builtin" | "default")) => opts.seccomp_unconfined = false,
+                ("seccomp", Some(_)) => {
                     return Err(invalid(
-                        "--mount",
-                        s,
-                        "bind source must be an absolute path",
-                    ));
+                        "--security-opt",
+                        v,
+                        "custom seccomp profiles are not supported: use seccomp=unconfined or leave the default profile",
+                    ))
                 }
-                MountSpec::Bind {
-                    source: PathBuf::from(source),
-                    target,
-                    readonly,
-                    create: false,
+                ("apparmor", Some("unconfined")) | ("label", Some("disable")) => {}
+                ("apparmor" | "label", Some(_)) => {
+                    return Err(invalid(
+                        "--security-opt",
+                        v,
+                        "rdock applies no AppArmor profile or SELinux label",
+                    ))
                 }
-            }
-            "volume" => MountSpec::Volume {
-                name: source.map(check_volume_name).transpose()?,
-                target,
-                readonly,
-            },
-            "tmpfs" => {
-                if source.is_some() {
-                    return Err(invalid("--mount", s, "tmpfs mounts take no source"));
+                _ => {
+                    return Err(invalid(
+                        "--security-opt",
+                        v,
+                        "expected no-new-privileges[=true|false] or seccomp=unconfined",
+                    ))
                 }
-                MountSpec::Tmpfs { target, size }
-            }
-            other => {
-                return Err(invalid(
-                    "--mount",
-                    s,
-                    format!("unknown mount type {other:?}"),
-                ))
-            }
-        })
-    }
-
-    /// Parses `--tmpfs DST[:size=N,...]`.
-    pub fn from_tmpfs_flag(s: &str) -> Result<MountSpec> {
-        let (target, opts) = s.split_once(':').unwrap_or((s, ""));
-        check_target("--tmpfs", s, target)?;
-        let mut size = None;
-        for opt in opts.split(',').filter(|o| !o.is_empty()) {
-            if let Some(v) = opt.strip_prefix("size=") {
-                size = Some(parse_bytes("--tmpfs", v)?);
             }
         }
-        Ok(MountSpec::Tmpfs {
-            target: target.to_owned(),
-            size,
-        })
+        Ok(opts)
     }
-}
 
-fn check_target(flag: &'static str, s: &str, target: &str) -> Result<()> {
-    if !target.starts_with('/') {
-        return Err(invalid(
-            flag,
-            s,
-            format!("invalid mount path {target:?}: mount path must be absolute"),
-        ));
+    /// docker's `HostConfig.SecurityOpt`.
+    pub fn to_strings(self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.no_new_privileges {
+            out.push("no-new-privileges".to_owned());
+        }
+        if self.seccomp_unconfined {
+            out.push("seccomp=unconfined".to_owned());
+        }
+        out
     }
-    if target == "/" {
-        return Err(invalid(
-            flag,
-            s,
-            "invalid specification: destination can't be '/'",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a volume name against docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub(crate) fn check_volume_name(name: &str) -> Result<String> {
-    name.parse::<super::ContainerName>()
-        .map(|n| n.as_str().to_owned())
-        .map_err(|_| ContainerError::InvalidName(name.to_owned()))
 }
 
 /// Parses docker's byte sizes (`RAMInBytes`): a number with an optional
@@ -357,13 +230,14 @@ pub fn parse_bytes(flag: &'static str, s: &str) -> Result<u64> {
     Ok((num * (1u64 << shift) as f64) as u64)
 }
 
-/// Parses a signal as docker does: `SIGTERM`, `TERM` or `15`.
-pub fn parse_signal(s: &str) -> Result<i32> {
+/// Parses a signal as docker does: `SIGTERM`, `TERM` or `15`; errors
+/// name `flag`.
+pub fn parse_signal(flag: &'static str, s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
         if (1..=64).contains(&n) {
             return Ok(n);
         }
-        return Err(invalid("--signal", s, "signal numbers go from 1 to 64"));
+        return Err(invalid(flag, s, "signal numbers go from 1 to 64"));
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -371,7 +245,16 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v)
-        .ok_or_else(|| invalid("--signal", s, "unknown signal name"))
+        .ok_or_else(|| invalid(flag, s, "unknown signal name"))
+}
+
+/// A signal's name as docker shows it (`SIGTERM`); real-time and unnamed
+/// signals by number.
+pub(crate) fn signal_name(sig: i32) -> String {
+    match SIGNALS.iter().find(|(_, v)| *v == sig) {
+        Some((name, _)) => format!("SIG{name}"),
+        None => sig.to_string(),
+    }
 }
 
 const SIGNALS: &[(&str, i32)] = &[
@@ -525,58 +408,49 @@ mod tests {
     }
 
     #[test]
-    fn volume_flags() {
-        assert_eq!(
-            MountSpec::from_volume_flag("/data:/d:ro").unwrap(),
-            MountSpec::Bind {
-                source: "/data".into(),
-                target: "/d".into(),
-                readonly: true,
-                create: false
-            }
-        );
-        assert!(matches!(
-            MountSpec::from_volume_flag("vol:/d").unwrap(),
-            MountSpec::Volume { name: Some(n), readonly: false, .. } if n == "vol"
-        ));
-        assert!(matches!(
-            MountSpec::from_volume_flag("/d").unwrap(),
-            MountSpec::Volume { name: None, .. }
-        ));
-        assert!(MountSpec::from_volume_flag("vol:rel").is_err());
-        assert!(MountSpec::from_volume_flag("/a:/").is_err());
-        assert!(MountSpec::from_volume_flag("/a:/b:bogus").is_err());
-    }
-
-    #[test]
-    fn mount_flags() {
-        assert!(matches!(
-            MountSpec::from_mount_flag("type=bind,source=/x,target=/y,readonly").unwrap(),
-            MountSpec::Bind {
-                readonly: true,
-                create: false,
-                ..
-            }
-        ));
-        assert!(matches!(
-            MountSpec::from_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(),
-            MountSpec::Tmpfs {
-                size: Some(1048576),
-                ..
-            }
-        ));
-        assert!(MountSpec::from_mount_flag("type=bind,target=/y").is_err());
-        assert!(MountSpec::from_mount_flag("type=nfs,target=/y").is_err());
-        assert!(MountSpec::from_tmpfs_flag("/run:size=64k").is_ok());
-    }
-
-    #[test]
     fn signals_by_name_or_number() {
-        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
-        assert_eq!(parse_signal("kill").unwrap(), 9);
-        assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("SIGNOPE").is_err());
-        assert!(parse_signal("99").is_err());
+        assert_eq!(parse_signal("--signal", "SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("--signal", "kill").unwrap(), 9);
+        assert_eq!(parse_signal("--signal", "10").unwrap(), 10);
+        assert!(parse_signal("--signal", "99").is_err());
+        let e = parse_signal("--stop-signal", "SIGNOPE").unwrap_err();
+        assert!(e.to_string().contains("--stop-signal"), "{e}");
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(10), "SIGUSR1");
+        assert_eq!(signal_name(40), "40");
+    }
+
+    #[test]
+    fn security_options_as_docker() {
+        let parse =
+            |v: &[&str]| SecurityOpts::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let o = parse(&["no-new-privileges", "seccomp=unconfined"]).unwrap();
+        assert!(o.no_new_privileges && o.seccomp_unconfined);
+        assert!(
+            parse(&["no-new-privileges:true"])
+                .unwrap()
+                .no_new_privileges
+        );
+        assert!(
+            !parse(&["no-new-privileges=true", "no-new-privileges=false"])
+                .unwrap()
+                .no_new_privileges
+        );
+        assert!(parse(&["seccomp:unconfined"]).unwrap().seccomp_unconfined);
+        assert_eq!(
+            parse(&["apparmor=unconfined"]).unwrap(),
+            SecurityOpts::default()
+        );
+        let e = parse(&["seccomp=/etc/profile.json"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--security-opt") && e.contains("custom seccomp"),
+            "{e}"
+        );
+        assert!(parse(&["no-new-privileges=maybe"]).is_err());
+        assert!(parse(&["bogus"]).is_err());
+        assert_eq!(o.to_strings(), ["no-new-privileges", "seccomp=unconfined"]);
     }
 
     #[test]

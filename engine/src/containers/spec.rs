@@ -8,8 +8,8 @@ use rdock_runner::{Mount, Resources, RunSpec, Security};
 
 use super::config::ContainerConfig;
 use super::error::Result;
+use super::mounts::MountSpec;
 use super::network::NetworkSetup;
-use super::options::MountSpec;
 use super::store::Slot;
 
 pub(crate) fn run_spec(
@@ -45,15 +45,16 @@ pub(crate) fn run_spec(
                 name,
                 target,
                 readonly,
+                ..
             } => Mount::Bind {
                 source: crate::volumes::volume_create(root, name.as_deref().unwrap_or_default())?
                     .mountpoint,
                 target: target.clone(),
                 readonly: *readonly,
             },
-            MountSpec::Tmpfs { target, size } => Mount::Tmpfs {
+            MountSpec::Tmpfs { target, options } => Mount::TmpfsWith {
                 target: target.clone(),
-                size: *size,
+                options: options.to_runner(),
             },
         });
     }
@@ -61,7 +62,8 @@ pub(crate) fn run_spec(
         cap_add: config.cap_add.clone(),
         cap_drop: config.cap_drop.clone(),
         privileged: config.privileged,
-        ..Security::default()
+        no_new_privs: config.security.no_new_privileges,
+        seccomp: !config.security.seccomp_unconfined,
     };
     let r = &config.resources;
     spec.resources = Resources {
