@@ -18,9 +18,14 @@ pub struct Cli {
     /// $XDG_DATA_HOME/rdock or ~/.local/share/rdock)
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Reach this registry (host[:port]) over plain HTTP; loopback always
-    /// is (repeatable; also $RDOCK_INSECURE_REGISTRIES, comma-separated)
-    #[arg(long = "insecure-registry", global = true, value_name = "HOST[:PORT]")]
+    /// Reach this registry over plain HTTP: HOST[:PORT] exactly as it is
+    /// in image names, or a CIDR its address is in; loopback always is
+    /// (repeatable; also $RDOCK_INSECURE_REGISTRIES, comma-separated)
+    #[arg(
+        long = "insecure-registry",
+        global = true,
+        value_name = "HOST[:PORT]|CIDR"
+    )]
     pub insecure_registries: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
