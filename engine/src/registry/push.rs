@@ -110,7 +110,7 @@ pub fn push_to(
     let bytes = store.read_blob(&top_digest)?;
     remote.put_manifest(
         &remote_reference(reference),
-        &top.media_type().to_string(),
+        top.media_type().as_ref(),
         &bytes,
     )?;
     let mut entry = bare(&top);
