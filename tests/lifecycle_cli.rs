@@ -4,6 +4,8 @@
 //! cgroups, folders, names) is left behind.
 
 mod common;
+#[path = "common/leftovers.rs"]
+mod leftovers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -50,21 +52,19 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Asserts that nothing of container `id` remains on the host.
-fn assert_gone(id: &str) {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mountinfo.contains(id), "a mount of {id} is left");
-    for ctrl in ["memory", "pids", "cpu", "unified", ""] {
-        let dir = Path::new("/sys/fs/cgroup")
-            .join(ctrl)
-            .join("rdock")
-            .join(id);
-        assert!(!dir.exists(), "{} is left", dir.display());
-    }
+/// Asserts that nothing of container `id` (on the default bridge, at
+/// address `ip` if known) remains on the host: no mount, cgroup, netns
+/// file, veth, rule, folder or `ps` line.
+fn assert_gone_from(id: &str, ip: Option<&str>) {
+    leftovers::assert_nothing_left(id, "bridge", ip, &[]);
     let dir = root_dir().join("containers").join(id);
     assert!(!dir.exists(), "{} is left", dir.display());
     let ps = ok(&["ps", "-a", "--no-trunc", "-q"]);
     assert!(!ps.contains(id), "ps -a still lists {id}");
+}
+
+fn assert_gone(id: &str) {
+    assert_gone_from(id, None);
 }
 
 fn setup() {
@@ -95,6 +95,11 @@ fn detached_ps_logs_exec_stop_rm() {
     ]);
     let id = id.trim().to_owned();
     assert_eq!(id.len(), 64, "run -d prints the full ID: {id}");
+    let ip = inspect(&id)["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(leftovers::link_exists(&leftovers::veth_name("bridge", &id)));
     let ps = ok(&["ps"]);
     let line = ps.lines().find(|l| l.contains(&name)).expect("ps lists it");
     assert!(line.starts_with(&id[..12]), "{line}");
@@ -152,7 +157,7 @@ fn detached_ps_logs_exec_stop_rm() {
     let ts = ok(&["logs", "-t", "--tail", "1", &name]);
     assert!(ts.ends_with("Z bye\n"), "{ts}");
     ok(&["rm", &name]);
-    assert_gone(&id);
+    assert_gone_from(&id, Some(&ip));
 }
 
 #[test]
@@ -335,6 +340,7 @@ fn user_network_members_resolve_each_other_by_name() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 packets received"), "{text}");
     assert_gone(id.trim());
+    leftovers::assert_nothing_left(id.trim(), &net, None, &[]);
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! the busybox rootfs.
 
 mod common;
+#[path = "common/leftovers.rs"]
+mod leftovers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -166,9 +168,19 @@ fn missing_image_and_bad_flags_exit_125_and_leave_nothing() {
     ]);
     assert!(stderr(&out).contains("bind source path does not exist: /no/such/dir"));
     // A command that cannot start, with --rm: nothing stays either.
-    assert_eq!(code(&rrun(&["--rm", "busybox", "no-such-command"])), 127);
+    let cid = root.join("cid");
+    let out = rrun(&[
+        "--rm",
+        "--cidfile",
+        cid.to_str().unwrap(),
+        "busybox",
+        "no-such-command",
+    ]);
+    assert_eq!(code(&out), 127);
     assert_eq!(container_dirs(&root), 0);
     assert!(rdock_mounts().is_empty(), "{:?}", rdock_mounts());
+    let id = std::fs::read_to_string(&cid).unwrap();
+    leftovers::assert_nothing_left(&id, "bridge", None, &[]);
 }
 
 #[test]
@@ -481,26 +493,26 @@ fn bridge_network_and_a_port_in_use() {
     let port = taken.local_addr().unwrap().port();
     let root = own_root("port-in-use");
     let publish = format!("{port}:80");
-    let out = rdock(&root, &["run", "--rm", "-p", &publish, "busybox", "true"]);
+    let cid = root.join("cid");
+    let out = rdock(
+        &root,
+        &[
+            "run",
+            "--rm",
+            "--cidfile",
+            cid.to_str().unwrap(),
+            "-p",
+            &publish,
+            "busybox",
+            "true",
+        ],
+    );
     assert_eq!(code(&out), 125, "{}", stderr(&out));
     assert!(stderr(&out).contains(&port.to_string()), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1);
     assert_eq!(container_dirs(&root), 0);
-    let netns: Vec<_> = std::fs::read_dir("/run/rdock/netns")
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    let ids: Vec<String> = std::fs::read_dir(self::root().join("containers"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    for ns in netns {
-        let ns = ns.to_string_lossy().into_owned();
-        assert!(
-            ids.contains(&ns) || !ns.chars().all(|c| c.is_ascii_hexdigit()),
-            "netns {ns} left behind"
-        );
-    }
+    let id = std::fs::read_to_string(&cid).unwrap();
+    leftovers::assert_nothing_left(&id, "bridge", None, &[port]);
     let bad = rrun(&["--rm", "-p", "99999:80", "busybox", "true"]);
     assert_eq!(code(&bad), 125);
 }
