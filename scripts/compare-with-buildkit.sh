@@ -13,8 +13,12 @@ bench=${BENCH_DIR:-../shared/bench}
 docker=/usr/bin/docker
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build --release --locked -p rdock-cli >&2
-rdock=$PWD/target/release/rdock
+# RDOCK=path takes that binary instead of building one.
+rdock=${RDOCK:-}
+if [ -z "$rdock" ]; then
+  cargo build --release --locked -p rdock-cli >&2
+  rdock=$PWD/target/release/rdock
+fi
 export RDOCK_ROOT=$work/root
 bash scripts/make-busybox-rootfs.sh "$work/busybox.tar"
 $docker import - busybox:latest <"$work/busybox.tar" >/dev/null

@@ -161,7 +161,7 @@ struct Entry {
 
 /// Every entry the request copies, in walk order (sorted per folder).
 fn entries(req: &CopyRequest<'_>) -> Result<Vec<Entry>> {
-    let (found, _) = select(req)?;
+    let found = select(req)?;
     let mut out = Vec::new();
     for s in found {
         let base = s.exclude_base();

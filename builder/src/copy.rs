@@ -9,6 +9,7 @@
 //! sources ([`Inline`]) become `0644` files, `--parents` sources come from
 //! [`crate::copy_parents`] and ADD unpacks archives ([`crate::archive`]).
 
+use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,18 @@ pub(crate) struct CopyRequest<'a> {
     pub parents: bool,
     /// ADD: local tar archives are unpacked into the destination.
     pub unpack: bool,
+}
+
+impl CopyRequest<'_> {
+    /// Owner and mode of the directories a copy creates: `--chmod` applies
+    /// to them too, as in current BuildKit (fsutil's copy since 2025).
+    pub(crate) fn new_dirs(&self) -> (Option<(u32, u32)>, u32) {
+        let mode = self
+            .chmod
+            .and_then(|c| c.apply(0o755, true))
+            .unwrap_or(0o755);
+        (self.owner, mode & 0o7777)
+    }
 }
 
 /// A heredoc source, its variables expanded: a file name and its body.
@@ -185,68 +198,99 @@ impl Source {
     }
 }
 
-/// The sources a request selects, and whether a wildcard was used.
-pub(crate) fn select(req: &CopyRequest<'_>) -> Result<(Vec<Source>, bool)> {
+/// The sources a request selects, in order. A wildcard may stand in any
+/// path element and matching nothing is no error (BuildKit allows empty
+/// wildcards); a plain source must exist in what the context sends.
+pub(crate) fn select(req: &CopyRequest<'_>) -> Result<Vec<Source>> {
     let mut found: Vec<Source> = Vec::new();
-    let mut wildcard = false;
     for src in req.sources {
         if req.parents {
             found.extend(crate::copy_parents::select_parents(req, src)?);
             continue;
         }
         let rel = clean(src);
-        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
         let not_found = || Error::SourceNotFound {
             step: req.step.to_string(),
             source_path: format!("/{}", rel.display()),
         };
-        match name.filter(|n| has_glob(n)) {
-            Some(pattern) => {
-                wildcard = true;
-                let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-                let entries = req
-                    .from
-                    .read_dir(&parent)
-                    .map_err(io_err(req.step, "reading", &parent))?;
-                let before = found.len();
-                for (n, _) in entries {
-                    let r = parent.join(&n);
-                    if glob_match(pattern.as_bytes(), n.as_encoded_bytes())
-                        && !ignored(req.ignore, &r)?
-                        && !ignored(req.exclude, Path::new(&n))?
-                    {
-                        found.extend(Source::find(req.from, &r));
-                    }
-                }
-                if found.len() == before {
-                    return Err(not_found());
-                }
-            }
-            None => {
-                if ignored(req.ignore, &rel)? {
-                    let pattern = req
-                        .ignore
-                        .and_then(|m| m.matching_pattern(&rel.to_string_lossy()).ok().flatten())
-                        .filter(|_| Source::find(req.from, &rel).is_some());
-                    return Err(match pattern {
-                        Some(p) => Error::SourceIgnored {
-                            step: req.step.to_string(),
-                            source_path: format!("/{}", rel.display()),
-                            pattern: p.as_str().to_owned(),
-                        },
-                        None => not_found(),
-                    });
-                }
-                found.push(Source::find(req.from, &rel).ok_or_else(not_found)?);
-            }
+        let first_glob = rel.iter().position(|c| has_glob(&c.to_string_lossy()));
+        if let Some(at) = first_glob {
+            let base: PathBuf = rel.iter().take(at).collect();
+            let pattern: Vec<Vec<u8>> = rel
+                .iter()
+                .skip(at)
+                .map(|c| c.as_encoded_bytes().to_vec())
+                .collect();
+            glob_walk(req, &base, &base, &pattern, &mut found)?;
+            continue;
         }
+        let source = Source::find(req.from, &rel);
+        let hidden = match &source {
+            Some(s) => skipped(req.ignore, &rel, &s.real)?,
+            None => false,
+        };
+        if hidden {
+            let pattern = req
+                .ignore
+                .and_then(|m| m.matching_pattern(&rel.to_string_lossy()).ok().flatten());
+            return Err(match pattern {
+                Some(p) => Error::SourceIgnored {
+                    step: req.step.to_string(),
+                    source_path: format!("/{}", rel.display()),
+                    pattern: p.as_str().to_owned(),
+                },
+                None => not_found(),
+            });
+        }
+        found.push(source.ok_or_else(not_found)?);
     }
-    Ok((found, wildcard))
+    Ok(found)
 }
 
-/// Copies the request's sources into `upper`.
+/// Walks `dir` (below the wildcard's `base`) for paths whose elements
+/// below `base` match `pattern`'s, as BuildKit's walk: sorted by name, a
+/// matched directory is not entered, symlinks are not entered.
+fn glob_walk(
+    req: &CopyRequest<'_>,
+    base: &Path,
+    dir: &Path,
+    pattern: &[Vec<u8>],
+    found: &mut Vec<Source>,
+) -> Result<()> {
+    let depth = dir.iter().count() - base.iter().count();
+    let Some(element) = pattern.get(depth) else {
+        return Ok(());
+    };
+    let entries = match req.from.lookup(dir) {
+        Some((_, m)) if m.is_dir() => req
+            .from
+            .read_dir(dir)
+            .map_err(io_err(req.step, "reading", dir))?,
+        _ => return Ok(()),
+    };
+    for (name, real) in entries {
+        let rel = dir.join(&name);
+        if !glob_match(element, name.as_encoded_bytes()) || skipped(req.ignore, &rel, &real)? {
+            continue;
+        }
+        if depth + 1 == pattern.len() {
+            let below = rel.strip_prefix(base).unwrap_or(&rel);
+            if !ignored(req.exclude, below)? {
+                found.extend(Source::find(req.from, &rel));
+            }
+        } else if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_dir()) {
+            glob_walk(req, base, &rel, pattern, found)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the request's sources into `upper`, one after the other as
+/// BuildKit's copy actions: each lands in the destination when it is (by
+/// then) a directory or written with a trailing `/`, else becomes it, so
+/// several files to a path without `/` leave the last one there.
 pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
-    let (found, wildcard) = select(req)?;
+    let found = select(req)?;
     // Symlinks in the stage's file system are followed, as BuildKit does.
     let dest_rel = req
         .target
@@ -255,15 +299,9 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
             step: req.step.to_string(),
             path: req.dest.to_string(),
         })?;
-    let dest_exists_dir = req
-        .target
-        .lookup(&dest_rel)
-        .is_some_and(|(_, m)| m.is_dir());
-    let into_dir = req.parents
-        || req.dest.ends_with('/')
-        || found.len() + req.inline.len() > 1
-        || wildcard
-        || dest_exists_dir;
+    let slash =
+        req.parents || req.dest.ends_with('/') || req.dest.ends_with("/.") || req.dest == ".";
+    let is_dir_now = || existing_is_dir(req, upper, &dest_rel) == Some(true);
     for Source {
         name,
         rel,
@@ -272,28 +310,30 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
         dest,
     } in &found
     {
+        if slash {
+            make_dirs(req.step, req.target, req.new_dirs(), upper, &dest_rel, true)?;
+        }
         if let Some(below) = dest {
             let target = dest_rel.join(below);
-            make_dirs(req.step, req.target, req.owner, upper, &dest_rel, true)?;
             crate::copy_parents::source_parents(req, rel, below, upper, &dest_rel)?;
             let apply = !below.as_os_str().is_empty();
             let keep = rel.iter().count().saturating_sub(below.iter().count());
             let base = rel.iter().take(keep);
             let base: PathBuf = base.collect();
-            copy_entry(req, &base, rel, real, meta, upper, &target, apply)?;
+            Writer::new(req, upper).entry(&base, rel, real, meta, &target, apply)?;
             continue;
         }
         if req.unpack && meta.is_file() {
             match crate::archive::detect(req.step, real)? {
                 Kind::Archive => {
-                    make_dirs(req.step, req.target, req.owner, upper, &dest_rel, true)?;
+                    make_dirs(req.step, req.target, req.new_dirs(), upper, &dest_rel, true)?;
                     crate::archive::unpack(req.step, real, &upper.join(&dest_rel), req.owner)?;
                     continue;
                 }
                 Kind::Plain => {}
             }
         }
-        let target = if meta.is_dir() || !into_dir {
+        let target = if meta.is_dir() || !is_dir_now() {
             dest_rel.clone()
         } else {
             dest_rel.join(name)
@@ -306,14 +346,14 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
         make_dirs(
             req.step,
             req.target,
-            req.owner,
+            req.new_dirs(),
             upper,
             &target,
             meta.is_dir(),
         )?;
         // A directory's contents go into a target made above, which keeps
         // the metadata it was made with (as BuildKit's copier does).
-        copy_entry(req, rel, rel, real, meta, upper, &target, !meta.is_dir())?;
+        Writer::new(req, upper).entry(rel, rel, real, meta, &target, !meta.is_dir())?;
         if let Some((_, m)) = existing {
             set_meta(
                 req.step,
@@ -326,7 +366,10 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
         }
     }
     for doc in req.inline {
-        let target = match into_dir {
+        if slash {
+            make_dirs(req.step, req.target, req.new_dirs(), upper, &dest_rel, true)?;
+        }
+        let target = match is_dir_now() {
             true => dest_rel.join(&doc.name),
             false => dest_rel.clone(),
         };
@@ -339,7 +382,7 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
 /// by root or the `--chown` owner, as BuildKit's inline document.
 fn write_inline(req: &CopyRequest<'_>, upper: &Path, target: &Path, doc: &Inline) -> Result<()> {
     let step = req.step;
-    make_dirs(step, req.target, req.owner, upper, target, false)?;
+    make_dirs(step, req.target, req.new_dirs(), upper, target, false)?;
     let dst = upper.join(target);
     if dst.is_dir() {
         return Err(Error::Unsupported {
@@ -362,11 +405,11 @@ fn write_inline(req: &CopyRequest<'_>, upper: &Path, target: &Path, doc: &Inline
 
 /// Creates the missing parents of `target` (and `target` itself when
 /// `with_last`) in `upper`: with the metadata they have in the stage's file
-/// system `view`, or `0755` owned by `owner` (root by default) when new.
+/// system `view`, or `mode` owned by `owner` (root by default) when new.
 pub(crate) fn make_dirs(
     step: &str,
     view: &Layers,
-    owner: Option<(u32, u32)>,
+    (owner, mode): (Option<(u32, u32)>, u32),
     upper: &Path,
     target: &Path,
     with_last: bool,
@@ -399,7 +442,7 @@ pub(crate) fn make_dirs(
                 let (uid, gid) = owner.unwrap_or((0, 0));
                 std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
                     .map_err(io_err(step, "chown", &path))?;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(io_err(step, "chmod", &path))?;
             }
         }
@@ -437,85 +480,109 @@ fn existing_is_dir(req: &CopyRequest<'_>, upper: &Path, target: &Path) -> Option
     }
 }
 
-/// Copies one source entry (recursively for a directory) to `target`
-/// (relative to `upper`). As BuildKit's copier: a directory never replaces
-/// a file or symlink of the destination, a file never replaces a
-/// directory; a file replaces a symlink (it is not followed).
-#[allow(clippy::too_many_arguments)]
-fn copy_entry(
-    req: &CopyRequest<'_>,
-    base: &Path,
-    rel: &Path,
-    real: &Path,
-    m: &Metadata,
-    upper: &Path,
-    target: &Path,
-    apply_meta: bool,
-) -> Result<()> {
-    let step = req.step;
-    let dst = upper.join(target);
-    let (uid, gid) = match (req.owner, req.context) {
-        (Some(o), _) => o,
-        (None, true) => (0, 0),
-        (None, false) => (m.uid(), m.gid()),
-    };
-    let mode = match req.chmod {
-        Some(c) => c.apply(m.mode() & 0o7777, m.is_dir()).unwrap_or(m.mode()),
-        None => m.mode(),
-    };
-    let ft = m.file_type();
-    let existing = existing_is_dir(req, upper, target);
-    let conflict = |dir: bool| Error::CopyConflict {
-        step: step.to_string(),
-        path: Path::new("/").join(target),
-        dir,
-    };
-    if ft.is_dir() {
-        match existing {
-            Some(false) => return Err(conflict(true)),
-            Some(true) if dst.is_dir() => {}
-            _ => std::fs::create_dir(&dst).map_err(io_err(step, "creating", &dst))?,
+/// Writes one source's tree into `upper`. Files that are hard links of
+/// each other in the source stay linked, as BuildKit's copier keeps them.
+struct Writer<'r, 'a> {
+    req: &'r CopyRequest<'a>,
+    upper: &'r Path,
+    /// (device, inode) of a multiply linked source file to its first copy.
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+impl<'r, 'a> Writer<'r, 'a> {
+    fn new(req: &'r CopyRequest<'a>, upper: &'r Path) -> Self {
+        Writer {
+            req,
+            upper,
+            links: HashMap::new(),
         }
-        let entries = req
-            .from
-            .read_dir(rel)
-            .map_err(io_err(step, "reading", real))?;
-        for (name, child) in entries {
-            let child_rel = rel.join(&name);
-            if left_out(req, base, &child_rel, &child)? {
-                continue;
-            }
-            let cm = std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
-            copy_entry(
-                req,
-                base,
-                &child_rel,
-                &child,
-                &cm,
-                upper,
-                &target.join(&name),
-                true,
-            )?;
-        }
-    } else if existing == Some(true) {
-        return Err(conflict(false));
-    } else if ft.is_symlink() {
-        let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;
-        let _ = std::fs::remove_file(&dst);
-        std::os::unix::fs::symlink(&link, &dst).map_err(io_err(step, "creating", &dst))?;
-    } else if ft.is_file() {
-        let _ = std::fs::remove_file(&dst);
-        std::fs::copy(real, &dst).map_err(io_err(step, "copying", real))?;
-    } else {
-        return Err(Error::Unsupported {
+    }
+
+    /// Copies one source entry (recursively for a directory) to `target`
+    /// (relative to `upper`). As BuildKit's copier: a directory never
+    /// replaces a file or symlink of the destination, a file never replaces
+    /// a directory; a file replaces a symlink (it is not followed).
+    fn entry(
+        &mut self,
+        base: &Path,
+        rel: &Path,
+        real: &Path,
+        m: &Metadata,
+        target: &Path,
+        apply_meta: bool,
+    ) -> Result<()> {
+        let req = self.req;
+        let step = req.step;
+        let dst = self.upper.join(target);
+        let (uid, gid) = match (req.owner, req.context) {
+            (Some(o), _) => o,
+            (None, true) => (0, 0),
+            (None, false) => (m.uid(), m.gid()),
+        };
+        let mode = match req.chmod {
+            Some(c) => c.apply(m.mode() & 0o7777, m.is_dir()).unwrap_or(m.mode()),
+            None => m.mode(),
+        };
+        let ft = m.file_type();
+        let existing = existing_is_dir(req, self.upper, target);
+        let conflict = |dir: bool| Error::CopyConflict {
             step: step.to_string(),
-            what: format!("copying the special file {}", rel.display()),
-        });
+            path: Path::new("/").join(target),
+            dir,
+        };
+        if ft.is_dir() {
+            match existing {
+                Some(false) => return Err(conflict(true)),
+                Some(true) if dst.is_dir() => {}
+                _ => std::fs::create_dir(&dst).map_err(io_err(step, "creating", &dst))?,
+            }
+            let entries = req
+                .from
+                .read_dir(rel)
+                .map_err(io_err(step, "reading", real))?;
+            for (name, child) in entries {
+                let child_rel = rel.join(&name);
+                if left_out(req, base, &child_rel, &child)? {
+                    continue;
+                }
+                let cm =
+                    std::fs::symlink_metadata(&child).map_err(io_err(step, "reading", &child))?;
+                self.entry(base, &child_rel, &child, &cm, &target.join(&name), true)?;
+            }
+        } else if existing == Some(true) {
+            return Err(conflict(false));
+        } else if ft.is_symlink() {
+            let link = std::fs::read_link(real).map_err(io_err(step, "reading", real))?;
+            let _ = std::fs::remove_file(&dst);
+            std::os::unix::fs::symlink(&link, &dst).map_err(io_err(step, "creating", &dst))?;
+        } else if ft.is_file() {
+            let _ = std::fs::remove_file(&dst);
+            let first = match m.nlink() > 1 {
+                true => self.links.get(&(m.dev(), m.ino())).cloned(),
+                false => None,
+            };
+            match first {
+                Some(first) => {
+                    return std::fs::hard_link(&first, &dst).map_err(io_err(step, "linking", &dst))
+                }
+                None => {
+                    std::fs::copy(real, &dst).map_err(io_err(step, "copying", real))?;
+                    if m.nlink() > 1 {
+                        self.links.insert((m.dev(), m.ino()), dst.clone());
+                    }
+                }
+            }
+        } else {
+            return Err(Error::Unsupported {
+                step: step.to_string(),
+                what: format!("copying the special file {}", rel.display()),
+            });
+        }
+        if apply_meta {
+            set_meta(step, &dst, m, uid, gid, mode)?;
+        }
+        Ok(())
     }
-    if apply_meta {
-        set_meta(step, &dst, m, uid, gid, mode)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

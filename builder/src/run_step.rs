@@ -6,6 +6,7 @@
 //! `RUN --mount` flags become runner mounts through [`crate::run_mounts`].
 
 use rdock_parser::instructions::{CommandLine, NetworkMode, Run, Security};
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
 use rdock_runner::{Mount, Network, RunSpec};
@@ -110,6 +111,42 @@ fn history_text(state: &StageState, args: &[String]) -> String {
     format!("RUN {} # buildkit", words.join(" "))
 }
 
+/// BuildKit's predefined proxy args: a `--build-arg` of one of these
+/// names (any case) reaches every RUN as both spellings without an ARG,
+/// and stays out of the cache key and the history. An ENV of the same
+/// name comes first, so it wins.
+fn add_proxy_env(env: &mut Vec<String>, build_args: &BTreeMap<String, String>) {
+    const PROXIES: [&str; 5] = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ];
+    for name in PROXIES {
+        let value = build_args
+            .get(name)
+            .or_else(|| build_args.get(&name.to_ascii_lowercase()))
+            .or_else(|| {
+                build_args
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            });
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        for key in [name.to_string(), name.to_ascii_lowercase()] {
+            if !env
+                .iter()
+                .any(|e| e.split('=').next() == Some(key.as_str()))
+            {
+                env.push(format!("{key}={value}"));
+            }
+        }
+    }
+}
+
 fn tail(outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
     let mut text = String::from_utf8_lossy(outcome_stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(outcome_stderr));
@@ -188,6 +225,7 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         args.clone(),
     );
     spec.env = state.env.to_env_strings();
+    add_proxy_env(&mut spec.env, &s.plan.build_args);
     let prepared = match mounts.is_empty() {
         true => None,
         false => Some(run_mounts::prepare(

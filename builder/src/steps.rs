@@ -298,7 +298,7 @@ fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<Ran
             "" => None,
             user => Some(crate::copy_step::owner(&view, user)),
         };
-        crate::copy::make_dirs("WORKDIR", &view, owner, &upper.path(), &rel, true)?;
+        crate::copy::make_dirs("WORKDIR", &view, (owner, 0o755), &upper.path(), &rel, true)?;
     }
     let layer = upper.finish(s, state, &key)?;
     state
