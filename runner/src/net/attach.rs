@@ -128,6 +128,14 @@ pub(crate) fn veth_name(network: &str, id: &str) -> String {
     format!("rv{:012x}", h & 0xffff_ffff_ffff)
 }
 
+/// The container's `eth0` address, from its IP as Docker derives it
+/// (`02:42:` and the IP's bytes): a new container that gets a freed IP
+/// also gets its MAC, so neighbours' ARP caches stay right.
+pub(crate) fn container_mac(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
 fn endpoint_path(network: &str, id: &str) -> PathBuf {
     state::network_dir(network)
         .join("endpoints")
@@ -272,12 +280,13 @@ fn setup_locked(
             source: std::io::Error::from_raw_os_error(libc::ENODEV),
         })?;
     let ns_file = netns::open(&ns_path)?;
-    match host.add_veth(&endpoint.veth, bridge, "eth0", ns_file.as_raw_fd()) {
+    let mac = container_mac(ip);
+    match host.add_veth(&endpoint.veth, bridge, "eth0", mac, ns_file.as_raw_fd()) {
         // The pair of an earlier run of this container whose namespace the
         // kernel is still destroying (see `detach_exited`): delete it now.
         Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
             host.del_link(&endpoint.veth)?;
-            host.add_veth(&endpoint.veth, bridge, "eth0", ns_file.as_raw_fd())?;
+            host.add_veth(&endpoint.veth, bridge, "eth0", mac, ns_file.as_raw_fd())?;
         }
         other => other?,
     }
@@ -419,6 +428,12 @@ fn teardown(net: &NetworkConfig, id: &str, remove_netns: bool, delete_veth: bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_follow_addresses_as_dockers() {
+        let mac = container_mac(Ipv4Addr::new(172, 17, 0, 2));
+        assert_eq!(mac, [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]);
+    }
 
     #[test]
     fn veth_names_fit_and_differ() {

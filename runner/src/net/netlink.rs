@@ -169,19 +169,23 @@ impl Rtnl {
     }
 
     /// Creates the veth pair `host` (enslaved to `master`, up) and `peer`
-    /// (created directly inside the namespace `peer_ns`, so no rename and no
-    /// move are needed).
+    /// with hardware address `peer_mac` (created directly inside the
+    /// namespace `peer_ns`, so no rename and no move are needed).
     pub(crate) fn add_veth(
         &mut self,
         host: &str,
         master: u32,
         peer: &str,
+        peer_mac: [u8; 6],
         peer_ns: RawFd,
     ) -> NetResult<()> {
         let mut peer_msg = LinkMessage::default();
         peer_msg
             .attributes
             .push(LinkAttribute::IfName(peer.to_owned()));
+        peer_msg
+            .attributes
+            .push(LinkAttribute::Address(peer_mac.to_vec()));
         peer_msg.attributes.push(LinkAttribute::NetNsFd(peer_ns));
         let mut msg = LinkMessage::default();
         msg.header.flags = LinkFlags::Up;
