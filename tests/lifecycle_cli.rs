@@ -161,6 +161,43 @@ fn detached_ps_logs_exec_stop_rm() {
 }
 
 #[test]
+fn exec_it_gives_a_terminal_that_follows_resizes() {
+    setup();
+    let id = ok(&["run", "-d", "busybox", "sleep", "100"]);
+    let id = id.trim();
+    // On a real terminal (script(1) makes one) of 40x100, which a
+    // background job resizes to 50x120 after 2 s: the kernel sends
+    // SIGWINCH to `exec`, which passes the size on.
+    let cmd = format!(
+        "stty rows 40 cols 100; (sleep 2; stty rows 50 cols 120 </dev/tty) & {} --root {} exec -it {id} sh",
+        rdock_bin().display(),
+        root_dir().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"tty; stty size; i=0; while [ \"$(stty size)\" != '50 120' ] && [ $i -lt 100 ]; \
+              do sleep 0.1; i=$((i+1)); done; stty size; echo typed-$((6*7)); exit 7\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&["rm", "-f", id]);
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.contains("\n/dev/pts/0\n40 100\n"), "{text}");
+    assert!(text.contains("\n50 120\ntyped-42\n"), "{text}");
+    assert_eq!(out.status.code(), Some(7), "{text}");
+}
+
+#[test]
 fn stop_kills_after_the_timeout_and_kill_sends_signals() {
     setup();
     let id = ok(&[
