@@ -10,7 +10,7 @@
 use rdock_cache::{Algorithm, CacheKey, Digest, Hasher};
 
 /// Bump when the meaning or encoding of any key changes.
-pub(crate) const KEY_VERSION: u32 = 1;
+pub(crate) const KEY_VERSION: u32 = 2;
 
 const MAGIC: &[u8] = b"rdock-step-key\0";
 
@@ -128,7 +128,7 @@ mod tests {
         // Golden: the encoding must not drift without a version bump.
         assert_eq!(
             key(&["x"]).to_string(),
-            "sha256:09baccf767c68fe3308a1f002e598e96c064498150c1b21ed469314fdb4d9c68"
+            "sha256:ee1ac0215226b3683e20caca6bf63bef94e01265155fedefbec13cc7b66e0210"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! A step's fresh upper dir: [`Upper`] prepares a snapshot in the store,
 //! and [`Upper::finish`] packs it into a layer and commits it as the
-//! snapshot of the stage's next chain id, or drops it when it is empty;
-//! either way the result is recorded under the step's cache key.
+//! snapshot of the stage's next chain id, an empty one too (current
+//! BuildKit keeps a step's empty layer; 0.8 dropped it); the result is
+//! recorded under the step's cache key.
 
 use std::path::PathBuf;
 
@@ -48,8 +49,7 @@ impl Upper {
     }
 
     /// Packs the upper dir into a layer on top of `state`, commits it and
-    /// records it under `key`. Returns whether a layer was added (an empty
-    /// dir adds none).
+    /// records it under `key`. Returns whether a layer was added (always).
     pub fn finish(
         self,
         solver: &Solver<'_>,
@@ -73,17 +73,9 @@ impl Upper {
             }
         }
         let upper = self.path();
-        let empty = std::fs::read_dir(&upper)
-            .map_err(io(upper.clone()))?
-            .next()
-            .is_none();
         let info = solver
             .store
             .write_layer(&solver.lease, &upper, &solver.pack_options())?;
-        if empty {
-            solver.record(state, key, &info, false)?;
-            return Ok(false);
-        }
         let chain_id = match state.layers.last() {
             Some(l) => l.chain_id.child(&info.diff_id),
             None => ChainId::base(&info.diff_id),

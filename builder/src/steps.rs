@@ -167,15 +167,16 @@ pub(crate) fn dispatch(
                     })?;
                 ports.extend(words);
             }
-            let mut specs = std::collections::BTreeMap::new();
+            // Current BuildKit lists the ports as given (ranges spread),
+            // where docker 20.10's printed a Go map.
+            let mut listed = Vec::new();
             for p in &ports {
                 for key in port_keys(p) {
                     state.config.exposed.insert(key.clone(), json!({}));
-                    specs.insert(key, ());
+                    listed.push(key);
                 }
             }
-            let listed: Vec<String> = specs.into_keys().map(|k| format!("{k}:{{}}")).collect();
-            format!("EXPOSE map[{}]", listed.join(" "))
+            format!("EXPOSE [{}]", listed.join(" "))
         }
         Instruction::Volume(v) => {
             let mut paths = Vec::new();
@@ -263,19 +264,24 @@ pub(crate) fn under_workdir(workdir: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
 }
 
-/// WORKDIR: sets the directory and creates it, owned by USER (a layer
-/// only when it was missing).
+/// WORKDIR: sets the directory and creates it, owned by USER: a layer
+/// (empty when the directory was there) unless it is `/`, as BuildKit.
 fn workdir(s: &mut Solver<'_>, state: &mut StageState, path: &str) -> Result<Ran> {
     let path = expand(s, state, "WORKDIR", path)?;
     let joined = under_workdir(&state.config.workdir, &path);
     let clean = format!("/{}", crate::fsview::clean(&joined).display());
     state.config.workdir = clean.clone();
+    let created = s.opts.created.clone();
+    if clean == "/" {
+        let history = "WORKDIR /".to_string();
+        state.config.add_history(&created, history, true);
+        return Ok(Ran::Executed);
+    }
     let mut key = KeyWriter::new("workdir");
     key.key(state.parent_key())
         .str(&clean)
         .str(&state.config.user);
     let key = key.finish();
-    let created = s.opts.created.clone();
     if let Some(layer) = s.reuse(state, &key)? {
         state
             .config
