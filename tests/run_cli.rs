@@ -485,34 +485,10 @@ fn tty_gives_a_terminal() {
 }
 
 #[test]
-fn bridge_network_and_a_port_in_use() {
+fn bridge_network_and_a_bad_port() {
     let out = ok(&["--rm", "busybox", "sh", "-c", "ls /sys/class/net; ip route"]);
     assert!(out.contains("eth0") && out.contains("default via"), "{out}");
-    // A published port that is taken fails the start and leaves nothing.
-    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let root = own_root("port-in-use");
-    let publish = format!("{port}:80");
-    let cid = root.join("cid");
-    let out = rdock(
-        &root,
-        &[
-            "run",
-            "--rm",
-            "--cidfile",
-            cid.to_str().unwrap(),
-            "-p",
-            &publish,
-            "busybox",
-            "true",
-        ],
-    );
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
-    assert!(stderr(&out).contains(&port.to_string()), "{}", stderr(&out));
-    assert_eq!(stderr(&out).lines().count(), 1);
-    assert_eq!(container_dirs(&root), 0);
-    let id = std::fs::read_to_string(&cid).unwrap();
-    leftovers::assert_nothing_left(&id, "bridge", None, &[port]);
+    // A port in use: tests/cleanup_cli.rs.
     let bad = rrun(&["--rm", "-p", "99999:80", "busybox", "true"]);
     assert_eq!(code(&bad), 125);
 }

@@ -24,7 +24,7 @@ const NO_SOURCE: Option<&Path> = None;
 /// Host device nodes bind-mounted into the sandbox's `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-fn setup_err(stage: Stage, detail: &Path) -> impl FnOnce(Errno) -> Error {
+pub(crate) fn setup_err(stage: Stage, detail: &Path) -> impl FnOnce(Errno) -> Error {
     let detail = detail.display().to_string();
     move |errno| Error::Setup {
         stage,
@@ -359,26 +359,15 @@ fn extra_mount(
             };
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             let dest = mount_point(root, target, true, stub)?;
-            mount_tmpfs(sys, &dest, flags, &opts)?;
+            crate::tmpfs::mount(sys, &dest, flags, &opts)?;
         }
         Mount::TmpfsWith { target, options } => {
             let (flags, data) = options.mount_args();
             let dest = mount_point(root, target, true, stub)?;
-            mount_tmpfs(sys, &dest, flags, &data)?;
+            crate::tmpfs::mount(sys, &dest, flags, &data)?;
         }
     }
     Ok(())
-}
-
-fn mount_tmpfs(sys: &dyn Syscall, dest: &Path, flags: MsFlags, data: &str) -> Result<()> {
-    sys.mount(
-        Some(Path::new("tmpfs")),
-        dest,
-        Some("tmpfs"),
-        flags,
-        Some(data),
-    )
-    .map_err(setup_err(Stage::ExtraMount, dest))
 }
 
 /// `pivot_root(".", ".")` stacks the old root on top of the new one, so a

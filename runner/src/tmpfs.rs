@@ -1,7 +1,12 @@
 //! A container's tmpfs: [`TmpfsOptions`], Docker's `--tmpfs` and
 //! `--mount type=tmpfs` options as mount flags and tmpfs data.
 
+use std::path::Path;
+
 use nix::mount::MsFlags;
+
+use crate::error::{Result, Stage};
+use crate::syscall::Syscall;
 
 /// How to mount a container's tmpfs. The default is Docker's:
 /// `rw,noexec,nosuid,nodev`, the kernel's size (half of RAM) and mode
@@ -75,6 +80,18 @@ impl TmpfsOptions {
         }
         (flags, data.join(","))
     }
+}
+
+/// Mounts a fresh tmpfs on `dest`.
+pub(crate) fn mount(sys: &dyn Syscall, dest: &Path, flags: MsFlags, data: &str) -> Result<()> {
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        dest,
+        Some("tmpfs"),
+        flags,
+        Some(data),
+    )
+    .map_err(crate::rootfs::setup_err(Stage::ExtraMount, dest))
 }
 
 #[cfg(test)]

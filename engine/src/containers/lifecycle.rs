@@ -310,7 +310,7 @@ fn remove_files(
             if e.kind() == std::io::ErrorKind::PermissionDenied
                 && !nix::unistd::geteuid().is_root() =>
         {
-            rdock_runner::remove_tree(&slot.dir, &super::create::rootless_userns()?)?;
+            rdock_runner::remove_tree(&slot.dir, &super::userns::rootless_userns()?)?;
         }
         Err(e) => return Err(super::store::io("removing", &slot.dir)(e)),
     }

@@ -30,6 +30,7 @@ mod network;
 mod options;
 mod spec;
 mod store;
+mod userns;
 
 pub use config::{ContainerConfig, Resources, State, Status};
 pub use create::{create, Created, RunRequest};

@@ -76,7 +76,7 @@ pub(crate) fn run_spec(
     spec.readonly_rootfs = config.read_only;
     // Without root, always the user's own subordinate ids.
     if !nix::unistd::geteuid().is_root() {
-        spec.userns = Some(super::create::rootless_userns()?);
+        spec.userns = Some(super::userns::rootless_userns()?);
         return Ok(spec);
     }
     // `--userns=auto` stored its range at create.
