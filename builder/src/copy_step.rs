@@ -345,7 +345,11 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     let mut words = vec![step.to_string()];
     words.extend(c.parents.then(|| "--parents".to_string()));
     words.extend(chown.map(|c| format!("--chown={c}")));
-    words.extend(chmod.as_ref().map(|c| format!("--chmod={c}")));
+    words.extend(
+        chmod
+            .as_ref()
+            .map(|c| format!("--chmod={}", c.as_written())),
+    );
     words.extend(written.iter().cloned());
     words.extend(inline.iter().map(|d| format!("<<{}", d.name)));
     words.push(written_dest.clone());

@@ -172,7 +172,7 @@ fn independent_stages_overlap_and_dependents_wait() {
     for stage in ["a", "b"] {
         assert!(at(log, false, stage) < at(log, true, "final"), "{log:?}");
         let end = finished(&run.events, &format!("RUN {stage}"));
-        assert!(end < started(&run.events, "stage-2 1/4] FROM"), "{stage}");
+        assert!(end < started(&run.events, "stage-2 1/3] COPY"), "{stage}");
     }
     // Vertices are numbered as they start, each once.
     let ids: Vec<usize> = run

@@ -435,13 +435,23 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
     // As BuildKit: only FROM and the steps that make a filesystem
     // vertex (RUN, COPY, ADD, WORKDIR) are numbered and shown; the
     // metadata instructions apply silently.
+    // FROM is a numbered step only for an image base: a stage base or
+    // scratch makes no vertex of its own.
     let base = planned.base.clone();
+    let mut from_step = 1;
     let mut state = match &base {
-        Base::Stage(i) => solver
-            .done
-            .get(i)
-            .cloned()
-            .ok_or_else(|| Error::MissingBase(planned.stage.base.clone()))?,
+        Base::Stage(i) => {
+            from_step = 0;
+            solver
+                .done
+                .get(i)
+                .cloned()
+                .ok_or_else(|| Error::MissingBase(planned.stage.base.clone()))?
+        }
+        Base::Scratch => {
+            from_step = 0;
+            scratch_state(planned.platform.clone())
+        }
         _ => {
             let shown = match &base {
                 Base::Image(name) => opts.bases.get(name).map_or(name.as_str(), |b| &b.name),
@@ -498,8 +508,8 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
             (shown, ins, Some(ins.span().start.line))
         }))
         .collect();
-    let total = 1 + steps.iter().filter(|(_, i, _)| is_vertex(i)).count();
-    let mut index = 1;
+    let total = from_step + steps.iter().filter(|(_, i, _)| is_vertex(i)).count();
+    let mut index = from_step;
     for (text, ins, line) in steps {
         let at = |error: Error| match line {
             Some(line) => Error::Instruction {

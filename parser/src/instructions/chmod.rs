@@ -33,8 +33,9 @@ pub enum ChmodError {
 /// A checked `--chmod` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Chmod {
-    /// Octal permission bits, at most `0o7777`.
-    Octal(u32),
+    /// Octal permission bits, at most `0o7777`, and the text they were
+    /// written as (history records it so: `600` stays `600`).
+    Octal(u32, String),
     /// A symbolic mode.
     Symbolic(SymbolicMode),
     /// The value uses variables (or quotes or escapes): it is checked by
@@ -59,7 +60,7 @@ impl Chmod {
     /// when `is_dir`) after this change; `None` for [`Chmod::Unexpanded`].
     pub fn apply(&self, mode: u32, is_dir: bool) -> Option<u32> {
         match self {
-            Chmod::Octal(bits) => Some(*bits),
+            Chmod::Octal(bits, _) => Some(*bits),
             Chmod::Symbolic(s) => Some(s.apply(mode, is_dir)),
             Chmod::Unexpanded(_) => None,
         }
@@ -73,7 +74,7 @@ impl FromStr for Chmod {
         let octal = !s.is_empty() && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
         if octal {
             return match u32::from_str_radix(s, 8) {
-                Ok(bits) if bits <= 0o7777 => Ok(Chmod::Octal(bits)),
+                Ok(bits) if bits <= 0o7777 => Ok(Chmod::Octal(bits, s.to_string())),
                 _ => Err(ChmodError::NotOctal(s.to_string())),
             };
         }
@@ -84,10 +85,21 @@ impl FromStr for Chmod {
     }
 }
 
+impl Chmod {
+    /// The value as written in the Dockerfile (after expansion), as
+    /// BuildKit records it in the history.
+    pub fn as_written(&self) -> &str {
+        match self {
+            Chmod::Octal(_, text) | Chmod::Unexpanded(text) => text,
+            Chmod::Symbolic(s) => &s.text,
+        }
+    }
+}
+
 impl fmt::Display for Chmod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Chmod::Octal(bits) => write!(f, "{bits:04o}"),
+            Chmod::Octal(bits, _) => write!(f, "{bits:04o}"),
             Chmod::Symbolic(s) => f.write_str(&s.text),
             Chmod::Unexpanded(s) => f.write_str(s),
         }
@@ -97,7 +109,7 @@ impl fmt::Display for Chmod {
 impl Serialize for Chmod {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (index, name) = match self {
-            Chmod::Octal(_) => (0, "Octal"),
+            Chmod::Octal(..) => (0, "Octal"),
             Chmod::Symbolic(_) => (1, "Symbolic"),
             Chmod::Unexpanded(_) => (2, "Unexpanded"),
         };
@@ -311,9 +323,15 @@ mod tests {
 
     #[test]
     fn octal() {
-        assert_eq!("755".parse::<Chmod>(), Ok(Chmod::Octal(0o755)));
-        assert_eq!("0".parse::<Chmod>(), Ok(Chmod::Octal(0)));
-        assert_eq!("07777".parse::<Chmod>(), Ok(Chmod::Octal(0o7777)));
+        assert_eq!(
+            "755".parse::<Chmod>(),
+            Ok(Chmod::Octal(0o755, "755".into()))
+        );
+        assert_eq!("0".parse::<Chmod>(), Ok(Chmod::Octal(0, "0".into())));
+        assert_eq!(
+            "07777".parse::<Chmod>(),
+            Ok(Chmod::Octal(0o7777, "07777".into()))
+        );
         for bad in ["10000", "0o755", "8", "778", "1x", "99999999999999"] {
             assert_eq!(
                 bad.parse::<Chmod>(),
@@ -321,7 +339,8 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(Chmod::Octal(0o644).to_string(), "0644");
+        assert_eq!(Chmod::Octal(0o644, "644".into()).to_string(), "0644");
+        assert_eq!(Chmod::Octal(0o644, "644".into()).as_written(), "644");
     }
 
     #[test]
