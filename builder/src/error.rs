@@ -16,6 +16,9 @@ pub enum Error {
         #[source]
         error: Box<Error>,
     },
+    /// FROM's image expands to nothing (BuildKit's words).
+    #[error("base name ({0}) should not be blank")]
+    BlankBase(String),
     /// The Dockerfile has no FROM.
     #[error("the Dockerfile has no build stage")]
     NoStages,
@@ -107,6 +110,9 @@ pub enum Error {
     /// A destination path goes round a loop of symlinks.
     #[error("{step}: {path}: too many levels of symbolic links")]
     SymlinkLoop { step: String, path: String },
+    /// STOPSIGNAL names no signal (BuildKit's words).
+    #[error("invalid signal: {0}")]
+    InvalidSignal(String),
     /// A `--chown` user or group is unknown, or `--chmod` is invalid.
     #[error("{step}: {reason}")]
     InvalidFlag { step: String, reason: String },

@@ -122,7 +122,7 @@ impl Plan {
     pub(crate) fn dependencies(&self, stage: &PlannedStage) -> Vec<usize> {
         let mut out: Vec<usize> = stage_refs(&stage.stage)
             .iter()
-            .filter_map(|r| match self.resolve(r) {
+            .filter_map(|(r, _)| match self.resolve(r) {
                 Base::Stage(i) => Some(i),
                 _ => None,
             })
@@ -135,14 +135,20 @@ impl Plan {
 
     /// The image names the build reads (bases and `COPY --from` images).
     pub fn images(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
+        self.image_lines().into_keys().collect()
+    }
+
+    /// [`Plan::images`], each with the Dockerfile line (1-based) that first
+    /// needs it (its FROM, or a `--from`), for errors that name the line.
+    pub fn image_lines(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
         for s in &self.stages {
             if let Base::Image(name) = &s.base {
-                out.insert(name.clone());
+                out.entry(name.clone()).or_insert(s.stage.span.start.line);
             }
-            for r in stage_refs(&s.stage) {
+            for (r, line) in stage_refs(&s.stage) {
                 if let Base::Image(name) = self.resolve(&r) {
-                    out.insert(name);
+                    out.entry(name).or_insert(line);
                 }
             }
         }
@@ -217,15 +223,17 @@ fn expand(env: &EnvList, escape: char, step: &str, word: &str) -> Result<String>
 }
 
 /// Stage references of a stage's instructions (`COPY --from`, mounts).
-fn stage_refs(stage: &Stage) -> Vec<String> {
+fn stage_refs(stage: &Stage) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for ins in &stage.instructions {
+        let line = ins.span().start.line;
         match ins {
-            Instruction::Copy(c) => out.extend(c.from.iter().cloned()),
+            Instruction::Copy(c) => out.extend(c.from.iter().map(|f| (f.clone(), line))),
             Instruction::Run(r) => out.extend(
                 r.mounts
                     .iter()
-                    .filter_map(|m| m.mount.as_ref().and_then(|m| m.from.clone())),
+                    .filter_map(|m| m.mount.as_ref().and_then(|m| m.from.clone()))
+                    .map(|f| (f, line)),
             ),
             _ => {}
         }
@@ -317,12 +325,16 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         });
         let base = match overridden {
             Some(b) => b,
-            None => resolve_ref(
-                &names,
-                &contexts,
-                &expand(&globals, parsed.escape, &label, &stage.base)?,
-                i,
-            ),
+            None => {
+                let name = expand(&globals, parsed.escape, &label, &stage.base)?;
+                if name.is_empty() {
+                    return Err(Error::Instruction {
+                        line: stage.span.start.line,
+                        error: Box::new(Error::BlankBase(stage.base.clone())),
+                    });
+                }
+                resolve_ref(&names, &contexts, &name, i)
+            }
         };
         let platform = match &stage.platform {
             Some(p) => {
@@ -340,7 +352,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         if let Base::Stage(j) = base {
             graph.add_edge(nodes[j], nodes[i], ());
         }
-        for r in stage_refs(stage) {
+        for (r, _) in stage_refs(stage) {
             if let Base::Stage(j) = resolve_ref(&names, &contexts, &r, names.len()) {
                 graph.add_edge(nodes[j], nodes[i], ());
                 if j >= i {

@@ -224,6 +224,8 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         upper.work_dir()?,
         args.clone(),
     );
+    // BuildKit's sandbox name, which RUN commands see in hostname and hosts.
+    spec.hostname = "buildkitsandbox".to_owned();
     spec.env = state.env.to_env_strings();
     add_proxy_env(&mut spec.env, &s.plan.build_args);
     let prepared = match mounts.is_empty() {

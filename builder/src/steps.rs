@@ -189,6 +189,9 @@ pub(crate) fn dispatch(
         }
         Instruction::StopSignal(sig) => {
             let sig = expand(s, state, &step, &sig.signal)?;
+            if rdock_runner::signal_number(&sig).is_none() {
+                return Err(Error::InvalidSignal(sig));
+            }
             state.config.stop_signal = Some(sig.clone());
             format!("STOPSIGNAL {sig}")
         }

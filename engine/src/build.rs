@@ -98,6 +98,15 @@ pub fn build_with(
     let df = rdock_parser::parse(&source).map_err(rendered)?;
     let parsed = rdock_parser::instructions::parse_dockerfile(&df).map_err(rendered)?;
     let ignore = read_ignore(&req.context, &path)?;
+    // Builder errors that know their instruction name the file and line.
+    let at_line = |e: rdock_builder::Error| match e {
+        rdock_builder::Error::Instruction { line, error } => Error::Step {
+            file: shown.clone(),
+            line,
+            error,
+        },
+        e => e.into(),
+    };
     let plan = rdock_builder::plan(
         &parsed,
         &PlanOptions {
@@ -106,10 +115,11 @@ pub fn build_with(
             platform: req.platform.clone(),
             contexts: req.contexts.clone(),
         },
-    )?;
+    )
+    .map_err(at_line)?;
     let mut bases = BTreeMap::new();
     let platforms = image_platforms(&plan, req.platform.as_ref());
-    for name in plan.images() {
+    for (name, line) in plan.image_lines() {
         // A missing base is pulled for the platform its stage builds for
         // (unless the caller fixed one).
         let mut opts = bases_opts.clone();
@@ -118,8 +128,13 @@ pub fn build_with(
                 .get(&name)
                 .and_then(|p| p.to_string().parse().ok());
         }
-        crate::registry::ensure_base(store, &name, &opts, progress)?;
-        let base = base_image(store, &name)?;
+        let base = crate::registry::ensure_base(store, &name, &opts, progress)
+            .and_then(|()| base_image(store, &name))
+            .map_err(|error| Error::BaseImage {
+                file: shown.clone(),
+                line,
+                error: Box::new(error),
+            })?;
         bases.insert(name, base);
     }
     let mounts = crate::mount_sources(&req.secrets, &req.ssh, |k| std::env::var(k).ok())?;
@@ -139,15 +154,7 @@ pub fn build_with(
         fetcher: &crate::fetch::HttpFetcher::default(),
     };
     let lease = store.lease()?;
-    let mut built =
-        rdock_builder::solve(store, &plan, &opts, &lease, progress).map_err(|e| match e {
-            rdock_builder::Error::Instruction { line, error } => Error::Step {
-                file: shown.clone(),
-                line,
-                error,
-            },
-            e => e.into(),
-        })?;
+    let mut built = rdock_builder::solve(store, &plan, &opts, &lease, progress).map_err(at_line)?;
     add_labels(&mut built.config, &export.labels);
     // Cached steps keep the compression they were recorded with.
     let from_bases = bases

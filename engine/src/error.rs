@@ -44,6 +44,14 @@ pub enum Error {
         #[source]
         error: Box<rdock_builder::Error>,
     },
+    /// A base image (of a FROM or a `--from`) could not be found or
+    /// pulled: the Dockerfile and the line that needs it, then why.
+    #[error("{file}:{line}: {error}")]
+    BaseImage {
+        file: String,
+        line: usize,
+        error: Box<Error>,
+    },
     /// The build failed.
     #[error(transparent)]
     Build(#[from] rdock_builder::Error),

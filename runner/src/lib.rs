@@ -102,6 +102,7 @@ mod run;
 mod running;
 mod seccomp;
 mod security;
+mod signal;
 mod spec;
 mod stubs;
 mod syscall;
@@ -117,6 +118,7 @@ pub use pty::resize_pty;
 pub use run::{run, spawn};
 pub use running::{Reaper, Running, Signaller};
 pub use security::{CapSet, Security};
+pub use signal::{signal_name, signal_number};
 pub use spec::{
     ExecSpec, ExitStatus, Finished, IdMapping, IdRange, Mount, Network, Outcome, Resources,
     RunSpec, Stdio,

@@ -239,57 +239,14 @@ pub fn parse_signal(flag: &'static str, s: &str) -> Result<i32> {
         }
         return Err(invalid(flag, s, "signal numbers go from 1 to 64"));
     }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| invalid(flag, s, "unknown signal name"))
+    rdock_runner::signal_number(s).ok_or_else(|| invalid(flag, s, "unknown signal name"))
 }
 
 /// A signal's name as docker shows it (`SIGTERM`); real-time and unnamed
 /// signals by number.
 pub(crate) fn signal_name(sig: i32) -> String {
-    match SIGNALS.iter().find(|(_, v)| *v == sig) {
-        Some((name, _)) => format!("SIG{name}"),
-        None => sig.to_string(),
-    }
+    rdock_runner::signal_name(sig).unwrap_or_else(|| sig.to_string())
 }
-
-const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("PWR", 30),
-    ("SYS", 31),
-];
 
 /// `--userns`: `host` (or empty, the default) shares the host's user ids;
 /// `auto` (podman's name) runs the container as an unprivileged
