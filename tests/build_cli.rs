@@ -260,6 +260,33 @@ fn progress_is_buildkit_plain_and_iidfile_has_the_id() {
 }
 
 #[test]
+fn run_output_is_shown_as_it_comes() {
+    let root = store_with_busybox("stream");
+    let dir = root.parent().unwrap().join("stream-context");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo first; sleep 1; echo second >&2\n",
+    )
+    .unwrap();
+    let out = rdock(&root, &["build", "--progress=plain", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Each line carries its own time since the step started, stdout and
+    // stderr in the order written, as BuildKit shows them.
+    let at = |word: &str| -> f64 {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("#2 ") && l.ends_with(word))
+            .unwrap_or_else(|| panic!("no {word} line in {stderr}"));
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert!(at("second") - at("first") > 0.5, "{stderr}");
+    assert!(stderr.find("first").unwrap() < stderr.find("second").unwrap());
+    cleanup(&root);
+}
+
+#[test]
 fn skopeo_reads_the_built_image() {
     let root = store_with_busybox("skopeo");
     let context = fixtures().join("multistage/context");

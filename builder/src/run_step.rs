@@ -6,10 +6,13 @@
 //! `RUN --mount` flags become runner mounts through [`crate::run_mounts`].
 
 use rdock_parser::instructions::{CommandLine, NetworkMode, Run, Security};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
-use rdock_runner::{Mount, Network, RunSpec};
+use rdock_runner::{Mount, Network, RunSpec, Stdio};
 
 use crate::error::{Error, Result};
 use crate::key::KeyWriter;
@@ -147,11 +150,66 @@ fn add_proxy_env(env: &mut Vec<String>, build_args: &BTreeMap<String, String>) {
     }
 }
 
-fn tail(outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
-    let mut text = String::from_utf8_lossy(outcome_stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(outcome_stderr));
-    let lines: Vec<&str> = text.lines().collect();
+fn tail(streamed: &[String], outcome_stdout: &[u8], outcome_stderr: &[u8]) -> String {
+    let mut lines: Vec<&str> = streamed.iter().map(String::as_str).collect();
+    let captured = [
+        String::from_utf8_lossy(outcome_stdout),
+        String::from_utf8_lossy(outcome_stderr),
+    ];
+    lines.extend(captured.iter().flat_map(|t| t.lines()));
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// Runs the command with stdout and stderr on one pipe, as BuildKit shows
+/// them: each line is reported as it comes, and the last lines are kept
+/// for the error of a failed command.
+fn run_streaming(
+    s: &Solver<'_>,
+    spec: &mut RunSpec,
+    id: usize,
+) -> Result<(rdock_runner::Outcome, Vec<String>)> {
+    let io = |action, path: &str| {
+        let path = PathBuf::from(path);
+        move |source| Error::Io {
+            step: "RUN".into(),
+            action,
+            path,
+            source,
+        }
+    };
+    let (reader, writer) = std::io::pipe().map_err(io("creating", "a pipe"))?;
+    let null = std::fs::File::open("/dev/null").map_err(io("opening", "/dev/null"))?;
+    spec.stdio = Stdio::Fds {
+        stdin: null.as_raw_fd(),
+        stdout: writer.as_raw_fd(),
+        stderr: writer.as_raw_fd(),
+    };
+    let emit = s.emitter();
+    let pump = std::thread::spawn(move || {
+        let mut tail = VecDeque::with_capacity(TAIL_LINES);
+        for line in BufReader::new(reader).split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.clone());
+            emit(Event::Output { id, line });
+        }
+        Vec::from(tail)
+    });
+    let outcome = s.opts.executor.run(spec);
+    // The command's copies are gone with it; ours ends the reader's input.
+    drop(writer);
+    drop(null);
+    let streamed = pump.join().unwrap_or_default();
+    let outcome = outcome.map_err(|source| Error::Runner {
+        step: "RUN".into(),
+        source,
+    })?;
+    Ok((outcome, streamed))
 }
 
 /// The RUN's cache key: the parent's key, the command (with a heredoc
@@ -268,10 +326,8 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         NetworkMode::None => Network::None,
         NetworkMode::Host => Network::Host,
     };
-    let outcome = s.opts.executor.run(&spec).map_err(|source| Error::Runner {
-        step: "RUN".into(),
-        source,
-    })?;
+    let (outcome, streamed) = run_streaming(s, &mut spec, id)?;
+    // An executor that captured instead (a test's) reports at the end.
     for line in String::from_utf8_lossy(&outcome.stdout)
         .lines()
         .chain(String::from_utf8_lossy(&outcome.stderr).lines())
@@ -291,7 +347,7 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
             step: "RUN".into(),
             command: args.join(" "),
             code,
-            output: tail(&outcome.stdout, &outcome.stderr),
+            output: tail(&streamed, &outcome.stdout, &outcome.stderr),
         });
     }
     let layer = upper.finish(s, state, &key)?;

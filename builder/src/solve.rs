@@ -225,6 +225,14 @@ impl Solver<'_> {
         let _ = self.events.send(Message::Event(event));
     }
 
+    /// Reports events from another thread (a RUN's output reader).
+    pub fn emitter(&self) -> impl Fn(Event) + Send + 'static {
+        let events = self.events.clone();
+        move |event| {
+            let _ = events.send(Message::Event(event));
+        }
+    }
+
     pub fn pack_options(&self) -> PackOptions {
         PackOptions {
             compression: self.opts.compression,
