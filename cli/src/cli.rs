@@ -531,13 +531,15 @@ pub enum Progress {
     Auto,
     Plain,
     Tty,
+    Quiet,
 }
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Build context directory
+    /// Build context directory ("-": a tar archive, or a Dockerfile alone,
+    /// on standard input)
     pub context: PathBuf,
-    /// Name of the Dockerfile (default: PATH/Dockerfile)
+    /// Name of the Dockerfile (default: PATH/Dockerfile; "-" for standard input)
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Name and optionally a tag (name:tag); may be repeated
@@ -564,6 +566,9 @@ pub struct BuildArgs {
     /// Type of progress output
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
+    /// Suppress the build output and print the image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Write the image ID to this file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,

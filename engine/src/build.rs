@@ -85,12 +85,7 @@ pub fn build_with(
     bases_opts: &BaseOptions,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Image> {
-    let path = req.dockerfile_path();
-    let source = std::fs::read(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let shown = path.display().to_string();
+    let (shown, source, path) = req.read_dockerfile()?;
     let rendered = |e: rdock_parser::Error| Error::Dockerfile {
         rendered: e.render(&shown, &source),
         error: Box::new(e),

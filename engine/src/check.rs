@@ -15,6 +15,10 @@ pub struct BuildRequest {
     pub context: PathBuf,
     /// The Dockerfile (default: `context/Dockerfile`).
     pub dockerfile: Option<PathBuf>,
+    /// The Dockerfile's text, when it came on standard input (`-f -`, or
+    /// a `-` context): then `dockerfile` is not read and errors name it
+    /// `Dockerfile`, as BuildKit does.
+    pub dockerfile_text: Option<Vec<u8>>,
     pub target: Option<String>,
     /// `--build-arg` values; a bare `NAME` takes the value from `env`.
     pub build_args: Vec<String>,
@@ -35,6 +39,24 @@ impl BuildRequest {
         self.dockerfile
             .clone()
             .unwrap_or_else(|| self.context.join("Dockerfile"))
+    }
+
+    /// The Dockerfile: the name errors show, its text, and the path its
+    /// `<Dockerfile>.dockerignore` would be found beside.
+    pub(crate) fn read_dockerfile(&self) -> Result<(String, Vec<u8>, PathBuf)> {
+        if let Some(text) = &self.dockerfile_text {
+            return Ok((
+                "Dockerfile".to_string(),
+                text.clone(),
+                self.context.join("Dockerfile"),
+            ));
+        }
+        let path = self.dockerfile_path();
+        let source = std::fs::read(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Ok((path.display().to_string(), source, path))
     }
 
     /// `NAME=VALUE` pairs; `NAME` alone is taken from `env` or left out.
@@ -72,11 +94,7 @@ pub struct CheckOutcome {
 
 /// Runs the build checks of `req`.
 pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
-    let path = req.dockerfile_path();
-    let source = std::fs::read(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let (shown, source, path) = req.read_dockerfile()?;
     let matcher = read_ignore(&req.context, &path)?;
     let opts = CheckOptions {
         build_args: req.build_arg_map(|k| std::env::var(k).ok())?,
@@ -84,7 +102,6 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
         dockerignore: matcher.as_ref(),
         ..CheckOptions::default()
     };
-    let shown = path.display().to_string();
     let df = rdock_parser::parse(&source).map_err(|e| Error::Dockerfile {
         rendered: e.render(&shown, &source),
         error: Box::new(e),
@@ -92,7 +109,7 @@ pub fn check(req: &BuildRequest) -> Result<CheckOutcome> {
     // Findings made before a build error are kept, as BuildKit's lint does.
     let report = checks::lint(&df, &opts);
     Ok(CheckOutcome {
-        dockerfile: path,
+        dockerfile: PathBuf::from(shown),
         source,
         report,
     })
@@ -135,6 +152,7 @@ mod tests {
         let req = BuildRequest {
             context: ".".into(),
             dockerfile: None,
+            dockerfile_text: None,
             target: None,
             build_args: vec!["A=1".into(), "B".into(), "C".into(), "D=".into()],
             no_cache: false,

@@ -36,6 +36,7 @@ mod images;
 mod networks;
 mod registry;
 mod secrets;
+mod stdin_context;
 mod volumes;
 
 pub use build::{build, build_with, ExportOptions};
@@ -68,4 +69,5 @@ pub use registry::{
     RegistryOptions, Remote, TransferEvent,
 };
 pub use secrets::{mount_sources, SecretSource, SecretSpec, SshSpec};
+pub use stdin_context::StdinContext;
 pub use volumes::{volume_create, volume_ls, volume_rm, Volume};

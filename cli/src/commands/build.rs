@@ -2,8 +2,8 @@
 //! its progress on stderr as BuildKit does (see `progress`), then
 //! writes `--iidfile` and `--metadata-file`.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rdock_engine::{ExportOptions, ImageRef};
@@ -20,9 +20,35 @@ pub fn run(
     root: Option<PathBuf>,
     registry: rdock_engine::RegistryOptions,
 ) -> anyhow::Result<ExitCode> {
+    // `-` reads the context (a tar archive or a lone Dockerfile) or the
+    // Dockerfile from standard input, as docker does.
+    let stdin_file = args.file.as_deref() == Some(Path::new("-"));
+    let stdin_context = match args.context.as_os_str() == "-" {
+        true if stdin_file => {
+            anyhow::bail!("invalid argument: can't use stdin for both build context and dockerfile")
+        }
+        true => Some(rdock_engine::StdinContext::read(
+            std::io::stdin().lock(),
+            &std::env::temp_dir(),
+        )?),
+        false => None,
+    };
+    let dockerfile_text = match (&stdin_context, stdin_file) {
+        (Some(ctx), _) => ctx.dockerfile.clone(),
+        (None, true) => {
+            let mut text = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut text)?;
+            Some(text)
+        }
+        (None, false) => None,
+    };
     let req = rdock_engine::BuildRequest {
-        context: args.context,
-        dockerfile: args.file,
+        context: match &stdin_context {
+            Some(ctx) => ctx.dir().to_path_buf(),
+            None => args.context,
+        },
+        dockerfile: args.file.filter(|_| !stdin_file),
+        dockerfile_text,
         target: args.target,
         build_args: args.build_args,
         no_cache: args.no_cache,
@@ -54,7 +80,10 @@ pub fn run(
         output: output.clone(),
     };
     let store = rdock_engine::open_store(root)?;
-    let mut progress = renderer(args.progress);
+    let mut progress = renderer(match args.quiet {
+        true => crate::cli::Progress::Quiet,
+        false => args.progress,
+    });
     if args.push && tags.is_empty() {
         anyhow::bail!("--push needs a name to push: give -t NAME");
     }
@@ -71,6 +100,9 @@ pub fn run(
         details.push(format!("{} done", describe(output)));
     }
     progress.exported("exporting to image", &details);
+    if args.quiet {
+        writeln!(std::io::stdout().lock(), "{}", image.id)?;
+    }
     if let Some(path) = args.iidfile {
         std::fs::write(&path, image.id.to_string())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;

@@ -33,12 +33,21 @@ pub fn renderer(mode: Progress) -> Box<dyn Render> {
         Progress::Plain => false,
         Progress::Tty => true,
         Progress::Auto => std::io::stderr().is_terminal(),
+        Progress::Quiet => return Box::new(Quiet),
     };
     if tty {
         Box::new(Tty::new(ProgressDrawTarget::stderr()))
     } else {
         Box::new(Plain::default())
     }
+}
+
+/// `--progress=quiet` and `-q`: nothing.
+struct Quiet;
+
+impl Render for Quiet {
+    fn event(&mut self, _: BuildEvent) {}
+    fn exported(&mut self, _: &str, _: &[String]) {}
 }
 
 /// `--progress=plain`: BuildKit's line-per-event output.
