@@ -163,8 +163,22 @@ fn local_output_writes_the_rootfs_into_a_directory() {
     assert_eq!(std::fs::read(out.join("built.txt")).unwrap(), b"built\n");
     assert!(out.join("bin/busybox").is_file());
     assert!(!out.join("bin/ls").exists());
-    ok(&dir, &["build", "--output", "type=local,dest=out2", "ctx"]);
+    ok(
+        &dir,
+        &[
+            "build",
+            "--output",
+            "type=local,dest=out2",
+            "--metadata-file",
+            "meta.json",
+            "ctx",
+        ],
+    );
     assert!(dir.join("out2/built.txt").is_file());
+    // BuildKit's local exporter makes no image, so no image metadata.
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta, serde_json::json!({}));
     let err = rdock(&dir, &["build", "--output", "type=local,dest=-", "ctx"]);
     assert!(!err.status.success());
     let _ = std::fs::remove_dir_all(&dir);

@@ -112,7 +112,7 @@ pub fn run(
         super::registry::push_one(&store, tag, false, registry.clone())?;
     }
     if let Some(path) = args.metadata_file {
-        let json = serde_json::to_vec_pretty(&metadata(&image, &tags))?;
+        let json = serde_json::to_vec_pretty(&metadata(&image, &tags, output.as_ref()))?;
         std::fs::write(&path, json)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }

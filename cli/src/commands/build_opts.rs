@@ -140,7 +140,11 @@ pub fn describe(output: &Output) -> String {
 }
 
 /// buildx's `--metadata-file` JSON for a built image.
-pub fn metadata(image: &Image, tags: &[ImageRef]) -> Value {
+pub fn metadata(image: &Image, tags: &[ImageRef], output: Option<&Output>) -> Value {
+    // BuildKit's local and tar exporters make no image, so say nothing.
+    if output.is_some_and(|o| matches!(o.kind, OutputKind::Local | OutputKind::Tar)) {
+        return json!({});
+    }
     let mut out = json!({
         "containerimage.digest": image.manifest_digest.to_string(),
         "containerimage.config.digest": image.id.to_string(),
