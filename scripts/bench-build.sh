@@ -76,4 +76,15 @@ for w in a-cold a-nochange a-onefile a-mtime b-cold; do
 done
 echo
 echo "Median of $runs runs; stores on $(df --output=fstype "$work" | tail -1); $(nproc) CPUs; buildah $(buildah --version | awk '{print $3}'), podman $(podman --version | awk '{print $3}')."
+# Fixture b's floor is its CPU time spread over every core: rbuild's own
+# CPU (its RUN steps included) over nproc, next to the wall time it took.
+echo
+echo "| b cold, rbuild run | wall s | CPU s (user+sys) | floor s (CPU / $(nproc)) | wall / floor |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for i in $(seq "$runs"); do
+  /usr/bin/time -f '%e %U %S' -o "$work/time" $rdock build -q --no-cache -t b "$FX/b" >/dev/null
+  read -r wall user sys <"$work/time"
+  awk -v i="$i" -v w="$wall" -v u="$user" -v s="$sys" -v n="$(nproc)" \
+    'BEGIN { c = u + s; f = c / n; printf "| %d | %.2f | %.2f | %.2f | %.2f |\n", i, w, c, f, w / f }'
+done
 rm -rf "$work"

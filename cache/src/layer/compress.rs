@@ -115,7 +115,7 @@ pub(crate) fn decoder<'a, R: Read + 'a>(
 /// A compressing writer whose header and settings never vary.
 pub(crate) enum Encoder<W: Write> {
     None(W),
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(MemberGzip<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
@@ -123,12 +123,7 @@ impl<W: Write> Encoder<W> {
     pub(crate) fn new(out: W, compression: Compression) -> io::Result<Encoder<W>> {
         Ok(match compression {
             Compression::None => Encoder::None(out),
-            // No name and mtime 0: the header depends on nothing but the level.
-            Compression::Gzip => Encoder::Gzip(
-                flate2::GzBuilder::new()
-                    .operating_system(GZIP_OS_UNKNOWN)
-                    .write(out, flate2::Compression::new(GZIP_LEVEL)),
-            ),
+            Compression::Gzip => Encoder::Gzip(MemberGzip::new(out)),
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?),
         })
     }
@@ -158,6 +153,92 @@ impl<W: Write> Write for Encoder<W> {
             Encoder::Gzip(e) => e.flush(),
             Encoder::Zstd(e) => e.flush(),
         }
+    }
+}
+
+/// Input bytes per gzip member.
+const GZIP_MEMBER: usize = 1 << 20;
+/// Members compressed at once, in parallel.
+const GZIP_BATCH: usize = 8;
+
+/// Gzip as a series of members of [`GZIP_MEMBER`] input bytes each (RFC
+/// 1952 allows several; every gzip reader, Go's included, reads them all
+/// as one stream), compressed in parallel, as pigz does. Members start at
+/// fixed offsets of the input, so the output never depends on how the
+/// input was written or on the number of threads.
+pub(crate) struct MemberGzip<W: Write> {
+    out: W,
+    current: Vec<u8>,
+    pending: Vec<Vec<u8>>,
+    members: u64,
+}
+
+impl<W: Write> MemberGzip<W> {
+    fn new(out: W) -> Self {
+        MemberGzip {
+            out,
+            current: Vec::with_capacity(GZIP_MEMBER),
+            pending: Vec::new(),
+            members: 0,
+        }
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        use rayon::prelude::*;
+        let compressed: Vec<io::Result<Vec<u8>>> =
+            self.pending.par_iter().map(|p| gzip_member(p)).collect();
+        for member in compressed {
+            self.out.write_all(&member?)?;
+            self.members += 1;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes what is left and returns the inner writer.
+    fn finish(mut self) -> io::Result<W> {
+        // Empty input is still one (empty) member: a valid gzip file.
+        if !self.current.is_empty() || self.members + self.pending.len() as u64 == 0 {
+            self.pending.push(std::mem::take(&mut self.current));
+        }
+        self.drain()?;
+        Ok(self.out)
+    }
+}
+
+/// One gzip member: no name and mtime 0, so the header depends on nothing
+/// but the level.
+fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut e = flate2::GzBuilder::new()
+        .operating_system(GZIP_OS_UNKNOWN)
+        .write(
+            Vec::with_capacity(data.len() / 2 + 64),
+            flate2::Compression::new(GZIP_LEVEL),
+        );
+    e.write_all(data)?;
+    e.finish()
+}
+
+impl<W: Write> Write for MemberGzip<W> {
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            let take = (GZIP_MEMBER - self.current.len()).min(data.len());
+            self.current.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.current.len() == GZIP_MEMBER {
+                let full = std::mem::replace(&mut self.current, Vec::with_capacity(GZIP_MEMBER));
+                self.pending.push(full);
+                if self.pending.len() == GZIP_BATCH {
+                    self.drain()?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -202,5 +283,53 @@ impl<W: Write> Write for Hashing<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod member_tests {
+    use super::*;
+    use std::io::Read;
+
+    fn packed(data: &[u8], piece: usize) -> Vec<u8> {
+        let mut e = Encoder::new(Vec::new(), Compression::Gzip).unwrap();
+        for p in data.chunks(piece) {
+            e.write_all(p).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_members_decode_whole_and_do_not_depend_on_write_sizes() {
+        let data: Vec<u8> = (0..(GZIP_MEMBER * GZIP_BATCH * 2 + 12345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let one = packed(&data, 4096);
+        assert_eq!(one, packed(&data, 1_000_003));
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&one[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        // GNU gzip reads it too.
+        let mut gunzip = std::process::Command::new("gzip")
+            .args(["-dc"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = gunzip.stdin.take().unwrap();
+        let feed = std::thread::spawn(move || stdin.write_all(&one).unwrap());
+        let out = gunzip.wait_with_output().unwrap();
+        feed.join().unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, data);
+        // Empty input is one valid, empty member.
+        let empty = packed(&[], 1);
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&empty[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back.is_empty() && !empty.is_empty());
     }
 }

@@ -61,17 +61,15 @@ impl LayerInfo {
     }
 }
 
+/// Tar bytes handed to the compressing thread in pieces of this size.
+const CHUNK: usize = 1 << 20;
+
 /// Packs `dir` (an overlay upper directory, or any tree) as a layer into
-/// `out`, returning the layer's digests and `out` back.
-pub fn pack_dir<W: Write>(dir: &Path, opts: &PackOptions, out: W) -> Result<(LayerInfo, W)> {
+/// `out`, returning the layer's digests and `out` back. Reading the files
+/// into the tar (and its diff ID) runs beside compressing and hashing the
+/// blob, on a second thread, so a layer costs about its compression.
+pub fn pack_dir<W: Write + Send>(dir: &Path, opts: &PackOptions, out: W) -> Result<(LayerInfo, W)> {
     let write_err = |source| Error::WriteLayer { source };
-    let blob = Hashing::new(out);
-    let encoder = Encoder::new(blob, opts.compression).map_err(write_err)?;
-    let mut packer = Packer {
-        epoch: opts.source_date_epoch,
-        builder: tar::Builder::new(Hashing::new(encoder)),
-        links: HashMap::new(),
-    };
     let root_meta = lstat(dir)?;
     if !root_meta.is_dir() {
         return Err(Error::PackUnsupported {
@@ -79,18 +77,82 @@ pub fn pack_dir<W: Write>(dir: &Path, opts: &PackOptions, out: W) -> Result<(Lay
             reason: "not a directory",
         });
     }
-    packer.dir_contents(dir, b"", &root_meta)?;
-    let tar = packer.builder.into_inner().map_err(write_err)?;
-    let (encoder, diff_id, _) = tar.finish();
-    let blob = encoder.finish().map_err(write_err)?;
-    let (out, digest, size) = blob.finish();
-    let info = LayerInfo {
-        digest,
-        size,
-        diff_id,
-        media_type: opts.compression.media_type(),
-    };
-    Ok((info, out))
+    let compression = opts.compression;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let compressor = scope.spawn(move || -> io::Result<(W, Digest, u64)> {
+            let mut encoder = Encoder::new(Hashing::new(out), compression)?;
+            for chunk in rx {
+                encoder.write_all(&chunk)?;
+            }
+            Ok(encoder.finish()?.finish())
+        });
+        let sink = Chunks {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let packer = Packer {
+            epoch: opts.source_date_epoch,
+            builder: tar::Builder::new(Hashing::new(sink)),
+            links: HashMap::new(),
+        };
+        // The packer (and with it the sender) is gone when this returns,
+        // so the compressor ends; its own error says more than a closed
+        // channel.
+        let packed = packer.pack(dir, &root_meta);
+        let compressed = compressor
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the layer compressor panicked")));
+        let (out, digest, size) = compressed.map_err(write_err)?;
+        let diff_id = packed?;
+        Ok((
+            LayerInfo {
+                digest,
+                size,
+                diff_id,
+                media_type: opts.compression.media_type(),
+            },
+            out,
+        ))
+    })
+}
+
+impl Packer<Hashing<Chunks>> {
+    /// Packs the tree and returns its diff ID.
+    fn pack(mut self, dir: &Path, root_meta: &std::fs::Metadata) -> Result<Digest> {
+        let write_err = |source| Error::WriteLayer { source };
+        self.dir_contents(dir, b"", root_meta)?;
+        let tar = self.builder.into_inner().map_err(write_err)?;
+        let (mut sink, diff_id, _) = tar.finish();
+        sink.flush().map_err(write_err)?;
+        Ok(diff_id)
+    }
+}
+
+/// The tar side of the pipe: bytes go to the compressor in [`CHUNK`]s.
+struct Chunks {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .send(chunk)
+            .map_err(|_| io::Error::other("the layer compressor stopped"))
+    }
 }
 
 impl Store {
