@@ -1,7 +1,9 @@
 //! `rbuild` inputs and quiet output as docker takes them, end to end on a
 //! busybox base: `-f -` reads the Dockerfile from standard input (errors
 //! name it `Dockerfile`), a `-` context is a tar archive or a lone
-//! Dockerfile on standard input, and `-q` prints only the image ID.
+//! Dockerfile on standard input, and `-q` prints only the image ID. Every
+//! build runs BuildKit's checks: findings are listed after it as buildx
+//! lists them, and `# check=error=true` stops it before any step.
 
 mod common;
 
@@ -161,5 +163,43 @@ fn quiet_prints_only_the_image_id() {
     let out = rdock_at(&root, &["build", "--progress=quiet", ctx.to_str().unwrap()]);
     assert!(out.status.success());
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn builds_list_check_findings_and_error_true_stops_them() {
+    let dir = setup("checks");
+    let root = dir.join("root");
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox as base\nCMD echo hi\n",
+    )
+    .unwrap();
+    let out = rdock_at(&root, &["build", "--progress=plain", ctx.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            " DONE 0.0s\n\n 2 warnings found (use docker --debug to expand):\n \
+             - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)\n \
+             - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 2)\n"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "# check=error=true\nFROM busybox as base\nRUN touch /ran\n",
+    )
+    .unwrap();
+    let out = rdock_at(&root, &["build", "--progress=plain", ctx.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr.contains("RUN touch"), "{stderr}");
+    assert!(
+        stderr.ends_with("(line 2)\nrdock: lint violation found for rules: FromAsCasing\n"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

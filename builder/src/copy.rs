@@ -215,7 +215,13 @@ pub(crate) fn select(req: &CopyRequest<'_>) -> Result<Vec<Source>> {
         };
         let first_glob = rel.iter().position(|c| has_glob(&c.to_string_lossy()));
         if let Some(at) = first_glob {
-            let base: PathBuf = rel.iter().take(at).collect();
+            // The part before the wildcard follows symlinks, as BuildKit's
+            // copy resolves it; matches are named below the resolved path.
+            let written: PathBuf = rel.iter().take(at).collect();
+            let base = match req.from.resolve(&written) {
+                Some((resolved, _, _)) => resolved,
+                None => written,
+            };
             let pattern: Vec<Vec<u8>> = rel
                 .iter()
                 .skip(at)

@@ -92,14 +92,34 @@ pub fn run(
         platform: None,
         registry: registry.clone(),
     };
-    let image =
-        rdock_engine::build_with(&store, &req, &export, &bases, &mut |e| progress.event(e))?;
+    // BuildKit's build checks run with every build: findings are listed
+    // after it, and `# check=error=true` stops it before any step.
+    let findings = match rdock_engine::check(&req) {
+        Ok(outcome) => {
+            if let Some(violation) = outcome.report.violation() {
+                warn(&outcome.report.findings, args.quiet);
+                anyhow::bail!("{violation}");
+            }
+            outcome.report.findings
+        }
+        // The build itself reports a Dockerfile it cannot read or parse.
+        Err(_) => Vec::new(),
+    };
+    let built = rdock_engine::build_with(&store, &req, &export, &bases, &mut |e| progress.event(e));
+    let image = match built {
+        Ok(image) => image,
+        Err(e) => {
+            warn(&findings, args.quiet);
+            return Err(e.into());
+        }
+    };
     let mut details = vec![format!("writing image {} done", image.id)];
     details.extend(tags.iter().map(|t| format!("naming to {t} done")));
     if let Some(output) = &output {
         details.push(format!("{} done", describe(output)));
     }
     progress.exported("exporting to image", &details);
+    warn(&findings, args.quiet);
     if args.quiet {
         writeln!(std::io::stdout().lock(), "{}", image.id)?;
     }
@@ -117,6 +137,29 @@ pub fn run(
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The checks' findings as buildx lists them after a build.
+fn warn(findings: &[rdock_parser::checks::Finding], quiet: bool) {
+    if findings.is_empty() || quiet {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let s = if findings.len() == 1 { "" } else { "s" };
+    let _ = writeln!(
+        err,
+        "\n {} warning{s} found (use docker --debug to expand):",
+        findings.len()
+    );
+    for f in findings {
+        let _ = writeln!(
+            err,
+            " - {}: {} (line {})",
+            f.rule.name(),
+            f.message,
+            f.span.start.line
+        );
+    }
 }
 
 fn check(req: &rdock_engine::BuildRequest) -> anyhow::Result<ExitCode> {
