@@ -51,13 +51,14 @@ pub(crate) struct CopyRequest<'a> {
 }
 
 impl CopyRequest<'_> {
-    /// Owner and mode of the directories a copy creates: `--chmod` applies
-    /// to them too, as in current BuildKit (fsutil's copy since 2025).
+    /// Owner and mode of the directories a copy creates: an octal
+    /// `--chmod` applies to them too, as in current BuildKit (fsutil's copy
+    /// since 2025); a symbolic one leaves them `0755`, as there.
     pub(crate) fn new_dirs(&self) -> (Option<(u32, u32)>, u32) {
-        let mode = self
-            .chmod
-            .and_then(|c| c.apply(0o755, true))
-            .unwrap_or(0o755);
+        let mode = match self.chmod {
+            Some(Chmod::Octal(bits, _)) => *bits,
+            _ => 0o755,
+        };
         (self.owner, mode & 0o7777)
     }
 }
@@ -280,10 +281,9 @@ fn glob_walk(
             continue;
         }
         if depth + 1 == pattern.len() {
-            let below = rel.strip_prefix(base).unwrap_or(&rel);
-            if !ignored(req.exclude, below)? {
-                found.extend(Source::find(req.from, &rel));
-            }
+            // `--exclude` applies below each match, not to the match
+            // itself, as BuildKit's copier does.
+            found.extend(Source::find(req.from, &rel));
         } else if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_dir()) {
             glob_walk(req, base, &rel, pattern, found)?;
         }
