@@ -173,25 +173,12 @@ fn exec_it_gives_a_terminal_that_follows_resizes() {
         rdock_bin().display(),
         root_dir().display()
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script (bsdutils)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"tty; stty size; i=0; while [ \"$(stty size)\" != '50 120' ] && [ $i -lt 100 ]; \
-              do sleep 0.1; i=$((i+1)); done; stty size; echo typed-$((6*7)); exit 7\n",
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (out, text) = common::on_terminal(
+        &cmd,
+        b"tty; stty size; i=0; while [ \"$(stty size)\" != '50 120' ] && [ $i -lt 100 ]; \
+          do sleep 0.1; i=$((i+1)); done; stty size; echo typed-$((6*7)); exit 7\n",
+    );
     ok(&["rm", "-f", id]);
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(text.contains("\n/dev/pts/0\n40 100\n"), "{text}");
     assert!(text.contains("\n50 120\ntyped-42\n"), "{text}");
     assert_eq!(out.status.code(), Some(7), "{text}");

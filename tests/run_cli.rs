@@ -464,21 +464,7 @@ fn tty_gives_a_terminal() {
         rdock_bin().display(),
         root().display()
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script (bsdutils)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"stty size; echo typed-$((6*7)); exit 3\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = stdout(&out).replace('\r', "");
+    let (out, text) = common::on_terminal(&cmd, b"stty size; echo typed-$((6*7)); exit 3\n");
     assert!(text.contains("\n40 100\n"), "{text}");
     assert!(text.contains("\ntyped-42\n"), "{text}");
     assert_eq!(code(&out), 3, "{text}");

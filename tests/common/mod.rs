@@ -102,3 +102,19 @@ pub fn rdock_at_epoch(root: &Path, args: &[&str], epoch: &str) -> Output {
         .output()
         .expect("running rdock")
 }
+
+/// Runs the shell command `cmd` on a real terminal (script(1) makes one),
+/// typing `input` into it; its output has the terminal's `\r`s removed.
+pub fn on_terminal(cmd: &str, input: &[u8]) -> (Output, String) {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils)");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    (out, text)
+}
