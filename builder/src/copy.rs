@@ -11,11 +11,12 @@
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rdock_parser::dockerignore::PatternMatcher;
 use rdock_parser::instructions::Chmod;
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, Timespec, Timestamps};
 
 use crate::archive::Kind;
 use crate::error::{Error, Result};
@@ -468,13 +469,37 @@ pub(crate) fn set_meta(
     if !m.file_type().is_symlink() {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
             .map_err(io_err(step, "chmod", path))?;
-        if let Ok(t) = m.modified() {
-            let f = std::fs::File::open(path).map_err(io_err(step, "opening", path))?;
-            f.set_modified(t)
-                .map_err(io_err(step, "setting times of", path))?;
-        }
+        // By path, not through an open file: opening a FIFO would block.
+        let mtime = Timespec {
+            tv_sec: m.mtime(),
+            tv_nsec: m.mtime_nsec() as _,
+        };
+        let times = Timestamps {
+            last_access: mtime,
+            last_modification: mtime,
+        };
+        rfs::utimensat(rfs::CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err(step, "setting times of", path)(e.into()))?;
     }
     Ok(())
+}
+
+/// Devices and FIFOs are made anew (mknod); a socket becomes an empty
+/// regular file, as BuildKit's copier and context transfer leave it.
+fn special(step: &str, dst: &Path, m: &Metadata) -> Result<()> {
+    let ft = m.file_type();
+    let kind = if ft.is_fifo() {
+        FileType::Fifo
+    } else if ft.is_char_device() {
+        FileType::CharacterDevice
+    } else if ft.is_block_device() {
+        FileType::BlockDevice
+    } else {
+        std::fs::File::create(dst).map_err(io_err(step, "creating", dst))?;
+        return Ok(());
+    };
+    rfs::mknodat(rfs::CWD, dst, kind, Mode::from_raw_mode(0o600), m.rdev())
+        .map_err(|e| io_err(step, "creating", dst)(e.into()))
 }
 
 /// What is at `target` for a copy to meet: this step's upper dir first,
@@ -579,10 +604,8 @@ impl<'r, 'a> Writer<'r, 'a> {
                 }
             }
         } else {
-            return Err(Error::Unsupported {
-                step: step.to_string(),
-                what: format!("copying the special file {}", rel.display()),
-            });
+            let _ = std::fs::remove_file(&dst);
+            special(step, &dst, m)?;
         }
         if apply_meta {
             set_meta(step, &dst, m, uid, gid, mode)?;

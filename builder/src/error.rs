@@ -25,6 +25,10 @@ pub enum Error {
     /// `--target` names no stage.
     #[error("target stage {0:?} could not be found")]
     UnknownTarget(String),
+    /// `COPY --from` holds something expansion would change: BuildKit
+    /// refuses it rather than expand it.
+    #[error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")]
+    FromExpansion,
     /// Stages depend on each other in a cycle.
     #[error("circular dependency detected on stage: {0}")]
     Cycle(String),

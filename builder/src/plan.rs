@@ -241,6 +241,28 @@ fn stage_refs(stage: &Stage) -> Vec<(String, usize)> {
     out
 }
 
+/// BuildKit expands `COPY --from` with no variables at all and refuses a
+/// value that changes (every stage, wanted or not).
+fn check_copy_from(stage: &Stage, escape: char) -> Result<()> {
+    let empty = EnvList::default();
+    for ins in &stage.instructions {
+        if let Instruction::Copy(c) = ins {
+            if let Some(from) = &c.from {
+                let same = Lexer::new(escape)
+                    .process_word(from, &empty)
+                    .is_ok_and(|w| w == *from);
+                if !same {
+                    return Err(Error::Instruction {
+                        line: ins.span().start.line,
+                        error: Box::new(Error::FromExpansion),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Global ARGs in order, each default expanded with those before it.
 fn globals(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<EnvList> {
     let host = Platform::host().normalize();
@@ -352,6 +374,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         if let Base::Stage(j) = base {
             graph.add_edge(nodes[j], nodes[i], ());
         }
+        check_copy_from(stage, parsed.escape)?;
         for (r, _) in stage_refs(stage) {
             if let Base::Stage(j) = resolve_ref(&names, &contexts, &r, names.len()) {
                 graph.add_edge(nodes[j], nodes[i], ());
