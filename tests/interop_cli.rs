@@ -16,7 +16,8 @@ use serde_json::Value;
 
 const DOCKERFILE: &str = "FROM busybox\n\
     COPY greeting.txt /greeting.txt\n\
-    RUN echo built by rbuild > /built.txt && mkdir -p /data && echo nested > /data/n.txt\n\
+    RUN echo built by rbuild > /built.txt && mkdir -p /data && echo nested > /data/n.txt \
+    && seq 1 400000 > /data/big.txt\n\
     CMD [\"cat\", \"/built.txt\"]\n";
 
 fn rdock(root: &Path, args: &[&str]) -> Output {
@@ -119,6 +120,10 @@ fn skopeo_and_umoci_read_the_oci_output() {
     assert_eq!(read("greeting.txt"), "hello interop\n");
     assert_eq!(read("built.txt"), "built by rbuild\n");
     assert_eq!(read("data/n.txt"), "nested\n");
+    // Over 1 MiB, so its layer is several gzip members, which umoci reads.
+    let big = read("data/big.txt");
+    assert_eq!(big.lines().count(), 400000);
+    assert_eq!(big.lines().last(), Some("400000"));
     assert!(rootfs.join("bin/busybox").exists());
     // umoci turns the image config into the runtime config.
     let config: Value =
@@ -169,6 +174,20 @@ fn podman_loads_and_runs_the_docker_output() {
         "/greeting.txt",
     ]);
     assert_eq!(out, "hello interop\n");
+    // A layer of several gzip members, as podman (Go's gzip) reads it.
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network=none",
+        "localhost/interop:v1",
+        "sh",
+        "-c",
+        "wc -l < /data/big.txt; tail -n 1 /data/big.txt",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["400000", "400000"]
+    );
     // The image's CMD.
     let out = podman(&["run", "--rm", "--network=none", "localhost/interop:v1"]);
     assert_eq!(out, "built by rbuild\n");
