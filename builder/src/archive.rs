@@ -3,16 +3,16 @@
 //! header, whatever its name), [`unpack`] extracts it into a destination
 //! directory. Plain, gzip, bzip2, xz and zstd streams are read, as
 //! BuildKit's `archive.DecompressStream` does.
-//! Extraction stays inside the destination: the `tar` crate skips entries
-//! with `..`, strips leading `/` and refuses to write through symlinks
-//! that leave the destination. Modes, owners and times come from the
-//! archive; `--chown` replaces every owner.
+//! Entries are written by [`crate::untar`], as BuildKit's chroot untar
+//! does: inside the destination, through the stage's symlinks. Modes,
+//! owners and times come from the archive; `--chown` replaces every owner.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::untar::Untar;
 
 /// How a file's content is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,46 +94,36 @@ pub(crate) fn detect(step: &str, path: &Path) -> Result<Kind> {
     })
 }
 
-/// Unpacks the archive at `path` into the existing directory `dest`,
-/// owned by `owner` when given.
-pub(crate) fn unpack(
-    step: &str,
-    path: &Path,
-    dest: &Path,
-    owner: Option<(u32, u32)>,
-) -> Result<()> {
+/// Unpacks the archive at `path` as `into` says (into its existing root).
+pub(crate) fn unpack(path: &Path, into: &Untar<'_>) -> Result<()> {
+    let step = into.step;
     let (file, c) = open(step, path)?;
     let stream = decoder(file, c).map_err(io_err(step, "reading", path))?;
     let mut archive = tar::Archive::new(stream);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_preserve_mtime(true);
-    archive.set_unpack_xattrs(false);
-    archive.set_overwrite(true);
-    archive
-        .unpack(dest)
-        .map_err(io_err(step, "unpacking", path))?;
-    if let Some((uid, gid)) = owner {
-        chown_tree(step, dest, uid, gid)?;
+    let mut dirs = Vec::new();
+    for entry in archive.entries().map_err(io_err(step, "unpacking", path))? {
+        let mut entry = entry.map_err(io_err(step, "unpacking", path))?;
+        into.entry(&mut entry, &mut dirs)?;
     }
-    Ok(())
-}
-
-fn chown_tree(step: &str, dir: &Path, uid: u32, gid: u32) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(io_err(step, "reading", dir))? {
-        let path = entry.map_err(io_err(step, "reading", dir))?.path();
-        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
-            .map_err(io_err(step, "chown", &path))?;
-        if path.is_dir() && !path.is_symlink() {
-            chown_tree(step, &path, uid, gid)?;
-        }
-    }
-    Ok(())
+    into.finish(&dirs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsview::Layers;
+
+    fn unpack_to(path: &Path, upper: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+        let stage = Layers::default();
+        let into = Untar {
+            step: "ADD",
+            stage: &stage,
+            upper,
+            root: Path::new(""),
+            owner,
+        };
+        unpack(path, &into)
+    }
 
     fn tar_bytes(path: &str, data: &[u8]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -190,7 +180,7 @@ mod tests {
             assert_eq!(detect("ADD", &path).unwrap(), Kind::Archive, "{name}");
             let dest = dir.path().join(format!("out-{name}"));
             std::fs::create_dir(&dest).unwrap();
-            unpack("ADD", &path, &dest, Some((7, 8))).unwrap();
+            unpack_to(&path, &dest, Some((7, 8))).unwrap();
             let file = std::fs::read_dir(&dest)
                 .unwrap()
                 .next()
@@ -232,7 +222,9 @@ mod tests {
         std::fs::write(&t, b.into_inner().unwrap()).unwrap();
         let dest = dir.path().join("out");
         std::fs::create_dir(&dest).unwrap();
-        let _ = unpack("ADD", &t, &dest, None);
+        unpack_to(&t, &dest, None).unwrap();
         assert!(!dir.path().join("escape").exists());
+        // `..` stops at the destination, as in BuildKit's chroot.
+        assert!(dest.join("escape").exists());
     }
 }

@@ -115,11 +115,29 @@ impl Layers {
     }
 
     fn follow(&self, rel: &Path) -> Option<PathBuf> {
+        self.follow_in(Path::new(""), rel)
+    }
+
+    /// Where `rel` below `root` leads with every symlink followed as if
+    /// `root` were `/` (a chroot there): absolute targets start at `root`
+    /// and `..` stops there. `None` for a symlink loop.
+    pub fn follow_in(&self, root: &Path, rel: &Path) -> Option<PathBuf> {
         let mut todo: Vec<OsString> = rel.iter().map(|c| c.to_os_string()).collect();
         todo.reverse();
-        let mut cur = PathBuf::new();
+        let mut cur = root.to_path_buf();
+        let floor = root.iter().count();
         let mut hops = 0;
         while let Some(part) = todo.pop() {
+            match Path::new(&part).components().next() {
+                Some(Component::ParentDir) => {
+                    if cur.iter().count() > floor {
+                        cur.pop();
+                    }
+                    continue;
+                }
+                Some(Component::Normal(_)) => {}
+                _ => continue,
+            }
             let next = cur.join(&part);
             let link = match self.lookup(&next) {
                 Some((real, meta)) if meta.file_type().is_symlink() => real,
@@ -133,20 +151,19 @@ impl Layers {
                 return None;
             }
             let target = std::fs::read_link(&link).ok()?;
-            let joined = if target.is_absolute() {
-                target
-            } else {
-                Path::new("/").join(&cur).join(target)
-            };
-            let mut rest: Vec<OsString> = clean(&joined.to_string_lossy())
-                .iter()
-                .map(|c| c.to_os_string())
-                .collect();
-            rest.reverse();
-            todo.extend(rest);
-            cur = PathBuf::new();
+            if target.is_absolute() {
+                cur = root.to_path_buf();
+            }
+            todo.extend(target.iter().map(|c| c.to_os_string()).rev());
         }
         Some(cur)
+    }
+
+    /// This view with `dir` on top (a step's upper dir over its stage).
+    pub fn with_top(&self, dir: &Path) -> Layers {
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(self.dirs.iter().cloned());
+        Layers { dirs }
     }
 
     /// The merged entries of directory `rel`: name to the real path.

@@ -38,6 +38,7 @@ mod config;
 mod contenthash;
 mod copy;
 mod copy_parents;
+mod copy_select;
 mod copy_step;
 mod error;
 mod executor;
@@ -55,6 +56,7 @@ mod snapshot;
 mod solve;
 mod stepcache;
 mod steps;
+mod untar;
 
 #[cfg(test)]
 mod cache_tests;
