@@ -20,7 +20,7 @@ pub enum Error {
     #[error("base name ({0}) should not be blank")]
     BlankBase(String),
     /// The Dockerfile has no FROM.
-    #[error("the Dockerfile has no build stage")]
+    #[error("dockerfile contains no stages to build")]
     NoStages,
     /// `--target` names no stage.
     #[error("target stage {0:?} could not be found")]

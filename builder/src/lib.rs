@@ -48,6 +48,7 @@ mod git;
 mod key;
 mod mount_sources;
 mod named_context;
+mod onbuild;
 mod plan;
 mod run_mounts;
 mod run_step;

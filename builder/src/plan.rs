@@ -82,6 +82,9 @@ pub struct PlannedStage {
     /// Whether the platform was asked for (`FROM --platform` or
     /// `--platform`), so that the base image must match it.
     pub platform_requested: bool,
+    /// What the ONBUILD triggers of a stage base read (`--from`, mount
+    /// `from=`): they run first in this stage.
+    pub(crate) trigger_refs: Vec<(String, usize)>,
 }
 
 /// The stages to build, in dependency order, with the global scope.
@@ -122,6 +125,7 @@ impl Plan {
     pub(crate) fn dependencies(&self, stage: &PlannedStage) -> Vec<usize> {
         let mut out: Vec<usize> = stage_refs(&stage.stage)
             .iter()
+            .chain(&stage.trigger_refs)
             .filter_map(|(r, _)| match self.resolve(r) {
                 Base::Stage(i) => Some(i),
                 _ => None,
@@ -146,7 +150,11 @@ impl Plan {
             if let Base::Image(name) = &s.base {
                 out.entry(name.clone()).or_insert(s.stage.span.start.line);
             }
-            for (r, line) in stage_refs(&s.stage) {
+            let triggers = s
+                .trigger_refs
+                .iter()
+                .map(|(r, _)| (r.clone(), s.stage.span.start.line));
+            for (r, line) in stage_refs(&s.stage).into_iter().chain(triggers) {
                 if let Base::Image(name) = self.resolve(&r) {
                     out.entry(name).or_insert(line);
                 }
@@ -224,8 +232,13 @@ fn expand(env: &EnvList, escape: char, step: &str, word: &str) -> Result<String>
 
 /// Stage references of a stage's instructions (`COPY --from`, mounts).
 fn stage_refs(stage: &Stage) -> Vec<(String, usize)> {
+    refs(&stage.instructions)
+}
+
+/// The references of some instructions, with their lines.
+fn refs(instructions: &[Instruction]) -> Vec<(String, usize)> {
     let mut out = Vec::new();
-    for ins in &stage.instructions {
+    for ins in instructions {
         let line = ins.span().start.line;
         match ins {
             Instruction::Copy(c) => out.extend(c.from.iter().map(|f| (f.clone(), line))),
@@ -338,6 +351,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
     let mut bases = Vec::new();
     let mut platforms = Vec::new();
     let mut later = Vec::new();
+    let mut trigger_refs = Vec::new();
     for (i, stage) in stages.iter().enumerate() {
         let label = label(stage, i);
         let overridden = stage.name.as_ref().and_then(|n| {
@@ -383,6 +397,19 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
                 }
             }
         }
+        // A stage base's triggers run here: what they read is read here.
+        let triggered = match base {
+            Base::Stage(j) => refs(&crate::onbuild::stage_triggers(&stages[j])),
+            _ => Vec::new(),
+        };
+        for (r, _) in &triggered {
+            if let Base::Stage(j) = resolve_ref(&names, &contexts, r, names.len()) {
+                if j < i {
+                    graph.add_edge(nodes[j], nodes[i], ());
+                }
+            }
+        }
+        trigger_refs.push(triggered);
         bases.push(base);
     }
     let order = toposort(&graph, None).map_err(|c| {
@@ -422,6 +449,7 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
             stage: stages[i].clone(),
             platform: platforms[i].0.clone(),
             platform_requested: platforms[i].1,
+            trigger_refs: trigger_refs[i].clone(),
         })
         .collect();
     Ok(Plan {
@@ -492,6 +520,16 @@ mod tests {
         );
         // Not needed for the target: not dispatched, no error.
         assert!(planned(text, Some("b")).is_ok());
+    }
+
+    #[test]
+    fn triggers_of_a_stage_base_bring_their_stages_and_images() {
+        let text = "FROM busybox AS src\nFROM busybox AS t\n\
+                    ONBUILD COPY --from=src /x /x\nONBUILD COPY --from=img:1 /y /y\n\
+                    FROM t\nRUN true\n";
+        let p = planned(text, None).unwrap();
+        assert_eq!(order(&p), ["src", "t", "stage-2"]);
+        assert!(p.images().contains("img:1"));
     }
 
     #[test]

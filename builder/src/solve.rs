@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use rdock_cache::oci_spec::image::Descriptor;
 use rdock_cache::{CacheKey, ChainId, Compression, Digest, Lease, PackOptions, Store};
 use rdock_parser::dockerignore::PatternMatcher;
-use rdock_parser::instructions::{parse_instruction, Instruction};
+use rdock_parser::instructions::Instruction;
 use rdock_parser::platform::Platform;
 use rdock_parser::scope::EnvList;
 use serde_json::{json, Value};
@@ -505,7 +505,7 @@ fn solve_stage(solver: &mut Solver<'_>, planned: &PlannedStage) -> Result<StageS
     };
     state.cmd_set = false;
     // The base's ONBUILD triggers run first and are not inherited.
-    let triggers = triggers(std::mem::take(&mut state.config.on_build))?;
+    let triggers = crate::onbuild::parse(std::mem::take(&mut state.config.on_build))?;
     // (text shown, instruction, its Dockerfile line: none for triggers,
     // which come from the base image)
     let steps: Vec<(String, &Instruction, Option<usize>)> = triggers
@@ -552,30 +552,6 @@ fn is_vertex(ins: &Instruction) -> bool {
 fn counter(label: &str, index: usize, total: usize) -> String {
     let width = total.to_string().len();
     format!("{label} {index:>width$}/{total}")
-}
-
-/// Parses ONBUILD trigger expressions into instructions.
-fn triggers(expressions: Vec<String>) -> Result<Vec<(String, Instruction)>> {
-    expressions
-        .into_iter()
-        .map(|expression| {
-            let invalid = |reason: String| Error::InvalidTrigger {
-                expression: expression.clone(),
-                reason,
-            };
-            let df =
-                rdock_parser::parse(expression.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-            let node = df.nodes.first().ok_or_else(|| invalid("empty".into()))?;
-            let ins = parse_instruction(node).map_err(|e| invalid(e.to_string()))?;
-            if matches!(ins, Instruction::From(_) | Instruction::OnBuild(_)) {
-                return Err(invalid(format!(
-                    "{} isn't allowed as an ONBUILD trigger",
-                    ins.keyword()
-                )));
-            }
-            Ok((expression, ins))
-        })
-        .collect()
 }
 
 fn image_config(state: &StageState, created: &str) -> Value {
