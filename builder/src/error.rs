@@ -23,8 +23,12 @@ pub enum Error {
     #[error("dockerfile contains no stages to build")]
     NoStages,
     /// `--target` names no stage.
-    #[error("target stage {0:?} could not be found")]
-    UnknownTarget(String),
+    #[error("target stage {} could not be found{}", rdock_parser::go_quote(.target), .suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    UnknownTarget {
+        target: String,
+        /// The closest stage name, as BuildKit suggests it.
+        suggestion: Option<String>,
+    },
     /// `COPY --from` holds something expansion would change: BuildKit
     /// refuses it rather than expand it.
     #[error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")]

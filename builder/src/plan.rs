@@ -342,7 +342,14 @@ pub fn plan(parsed: &ParsedDockerfile, opts: &PlanOptions) -> Result<Plan> {
         Some(t) => names
             .iter()
             .position(|n| n.as_deref() == Some(t.to_lowercase().as_str()))
-            .ok_or_else(|| Error::UnknownTarget(t.clone()))?,
+            .ok_or_else(|| Error::UnknownTarget {
+                target: t.clone(),
+                suggestion: rdock_parser::suggest(
+                    t,
+                    names.iter().flatten().map(String::as_str),
+                    true,
+                ),
+            })?,
     };
     let mut graph: DiGraph<usize, ()> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..parsed.stages.len())
@@ -539,7 +546,7 @@ mod tests {
         assert_eq!(order(&p), ["a", "stage-1"]);
         assert!(matches!(
             planned(text, Some("nope")),
-            Err(Error::UnknownTarget(_))
+            Err(Error::UnknownTarget { .. })
         ));
     }
 

@@ -212,6 +212,9 @@ fn run_streaming(
     Ok((outcome, streamed))
 }
 
+/// The build arg BuildKit's frontend reads the sandbox hostname from.
+const HOSTNAME_ARG: &str = "BUILDKIT_SANDBOX_HOSTNAME";
+
 /// The RUN's cache key: the parent's key, the command (with a heredoc
 /// script's body), every variable the command sees (image ENV, ARG values
 /// in scope, ENV), the working directory, the user and the flags.
@@ -241,6 +244,10 @@ fn run_key(
             Security::Insecure => "insecure",
             _ => "sandbox",
         });
+    // Only when set, so that the keys of other RUNs stay.
+    if let Some(h) = s.plan.build_args.get(HOSTNAME_ARG) {
+        k.str(h);
+    }
     // Only with mounts, so that the keys of RUNs without them stay.
     run_mounts::write_key(s, &mut k, mounts)?;
     Ok(k.finish())
@@ -282,8 +289,14 @@ pub(crate) fn run(s: &mut Solver<'_>, state: &mut StageState, run: &Run, id: usi
         upper.work_dir()?,
         args.clone(),
     );
-    // BuildKit's sandbox name, which RUN commands see in hostname and hosts.
-    spec.hostname = "buildkitsandbox".to_owned();
+    // BuildKit's sandbox name, which RUN commands see in hostname and
+    // hosts; the BUILDKIT_SANDBOX_HOSTNAME build arg replaces it.
+    spec.hostname = s
+        .plan
+        .build_args
+        .get(HOSTNAME_ARG)
+        .cloned()
+        .unwrap_or_else(|| "buildkitsandbox".to_owned());
     spec.env = state.env.to_env_strings();
     add_proxy_env(&mut spec.env, &s.plan.build_args);
     let prepared = match mounts.is_empty() {

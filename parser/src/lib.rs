@@ -26,4 +26,5 @@ pub use ast::{Args, Directive, Dockerfile, Heredoc, KeyValue, Node, ParseWarning
 pub use error::{Error, ErrorKind, Result};
 pub use platform::Platform;
 pub use quote::go_quote;
+pub use suggest::suggest;
 pub use syntax::{parse, parse_heredoc};

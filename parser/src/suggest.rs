@@ -3,7 +3,7 @@
 
 /// The option closest to `val` (distance below 3), or `None` when `val` is
 /// itself an option or nothing is close.
-pub(crate) fn suggest<'a>(
+pub fn suggest<'a>(
     val: &str,
     options: impl IntoIterator<Item = &'a str>,
     case_sensitive: bool,
