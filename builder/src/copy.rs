@@ -105,6 +105,9 @@ pub(crate) fn copy_into(req: &CopyRequest<'_>, upper: &Path) -> Result<()> {
     let slash =
         req.parents || req.dest.ends_with('/') || req.dest.ends_with("/.") || req.dest == ".";
     let is_dir_now = || existing_is_dir(req, upper, &dest_rel) == Some(true);
+    if req.parents && crate::copy_parents::makes_dest(req) {
+        make_dirs(req.step, req.target, req.new_dirs(), upper, &dest_rel, true)?;
+    }
     for Source {
         name,
         rel,

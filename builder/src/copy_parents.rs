@@ -7,12 +7,13 @@
 //! must exist; a wildcard matching nothing copies nothing.
 //! [`source_parents`] creates the kept parents as the source's are.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rdock_parser::dockerignore::PatternMatcher;
 
-use crate::copy::{has_glob, io_err, left_out, set_meta, CopyRequest, Source};
+use crate::copy::{has_glob, io_err, left_out, make_dirs, set_meta, CopyRequest, Source};
+use crate::copy_select::glob_match;
 use crate::error::{Error, Result};
 use crate::fsview::clean;
 
@@ -24,10 +25,72 @@ pub(crate) fn split_pivot(src: &str) -> (PathBuf, PathBuf) {
     }
 }
 
+/// The pivots a `--parents` base names: itself, or with wildcards (in any
+/// element) the directories they match, as BuildKit resolves the source
+/// of each copy before matching the pattern below it.
+fn bases(req: &CopyRequest<'_>, base: &Path) -> Vec<PathBuf> {
+    if !has_glob(&base.to_string_lossy()) {
+        return vec![base.to_path_buf()];
+    }
+    let mut found = vec![PathBuf::new()];
+    for part in base.components() {
+        let part = part.as_os_str();
+        if !has_glob(&part.to_string_lossy()) {
+            found.iter_mut().for_each(|f| f.push(part));
+            continue;
+        }
+        let mut next = Vec::new();
+        for dir in &found {
+            let real = req.from.resolve(dir).map_or(dir.clone(), |(r, _, _)| r);
+            let Ok(entries) = req.from.read_dir(&real) else {
+                continue;
+            };
+            for name in entries.into_keys() {
+                if glob_match(part.as_encoded_bytes(), name.as_encoded_bytes()) {
+                    next.push(dir.join(name));
+                }
+            }
+        }
+        found = next;
+    }
+    found
+}
+
+/// Whether BuildKit's copies for the `--parents` sources make the
+/// destination directory even when no file matches: each source whose
+/// pivot exists is a copy of that directory, which makes it.
+pub(crate) fn makes_dest(req: &CopyRequest<'_>) -> bool {
+    req.sources.iter().any(|src| {
+        let (base, _) = split_pivot(src);
+        bases(req, &base)
+            .iter()
+            .any(|b| req.from.resolve(b).is_some_and(|(_, _, m)| m.is_dir()))
+    })
+}
+
 /// The sources `src` selects with `--parents`, each with its destination
 /// path (relative to the destination directory) set.
 pub(crate) fn select_parents(req: &CopyRequest<'_>, src: &str) -> Result<Vec<Source>> {
     let (base, pattern) = split_pivot(src);
+    if has_glob(&base.to_string_lossy()) {
+        // Each match is a pivot of its own; none is required to exist.
+        let mut out = Vec::new();
+        for b in bases(req, &base) {
+            out.extend(select_below(req, b, pattern.clone(), false)?);
+        }
+        return Ok(out);
+    }
+    select_below(req, base, pattern, true)
+}
+
+/// [`select_parents`] for one pivot `base`; `required`: a pattern without
+/// wildcards must name something.
+fn select_below(
+    req: &CopyRequest<'_>,
+    base: PathBuf,
+    pattern: PathBuf,
+    required: bool,
+) -> Result<Vec<Source>> {
     let text = pattern.to_string_lossy().into_owned();
     let not_found = || Error::SourceNotFound {
         step: req.step.to_string(),
@@ -39,11 +102,15 @@ pub(crate) fn select_parents(req: &CopyRequest<'_>, src: &str) -> Result<Vec<Sou
         s.dest = Some(PathBuf::new());
         return Ok(vec![s]);
     }
-    if !has_glob(&text) && !has_glob(&base.to_string_lossy()) {
-        if left_out(req, &base, &base.join(&pattern), Path::new(""))? {
-            return Err(not_found());
+    if !has_glob(&text) {
+        let found = Source::find(req.from, &base.join(&pattern));
+        if left_out(req, &base, &base.join(&pattern), Path::new(""))? || found.is_none() {
+            return match required {
+                true => Err(not_found()),
+                false => Ok(Vec::new()),
+            };
         }
-        let mut s = Source::find(req.from, &base.join(&pattern)).ok_or_else(not_found)?;
+        let mut s = found.expect("checked above");
         s.dest = Some(pattern);
         return Ok(vec![s]);
     }
@@ -106,11 +173,20 @@ pub(crate) fn source_parents(
     {
         made.push(part);
         let path = upper.join(&made);
-        if path.exists() {
+        let source = req.from.lookup(src_dir);
+        let existing = req.target.lookup(&made).filter(|(_, m)| m.is_dir());
+        if path.exists() || existing.is_some() {
+            // BuildKit's copier gives a parent that is there already the
+            // source's mode, not its owner.
+            make_dirs(step, req.target, (None, 0o755), upper, &made, true)?;
+            if let Some((_, m)) = source {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(io_err(step, "chmod", &path))?;
+            }
             continue;
         }
         std::fs::create_dir(&path).map_err(io_err(step, "creating", &path))?;
-        if let Some((_, m)) = req.from.lookup(src_dir) {
+        if let Some((_, m)) = source {
             let (uid, gid) = match (req.owner, req.context) {
                 (Some(o), _) => o,
                 (None, true) => (0, 0),
