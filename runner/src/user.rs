@@ -51,16 +51,21 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
             })?,
         };
     }
+    // As runc: memberships count only when USER names no group; then, as
+    // containerd and BuildKit since CVE-2023-25173, the primary group is
+    // always one of the supplementary groups.
+    let explicit_group = group_part.is_some_and(|g| !g.is_empty());
     let mut supplementary: Vec<u32> = match name {
-        Some(name) => groups
+        Some(name) if !explicit_group => groups
             .iter()
             .filter(|g| g.members.split(',').any(|m| m == name))
             .map(|g| g.gid)
             .collect(),
-        None => Vec::new(),
+        _ => Vec::new(),
     };
-    supplementary.retain(|g| *g != gid);
-    supplementary.dedup();
+    if !supplementary.contains(&gid) {
+        supplementary.insert(0, gid);
+    }
     Ok(ExecUser {
         uid,
         gid,
@@ -140,22 +145,28 @@ mod tests {
     fn root_by_default() {
         let u = resolve_user("", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        assert_eq!(u.groups, vec![0]);
     }
 
     #[test]
     fn name_with_supplementary_groups() {
         let u = resolve_user("alice", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
-        assert_eq!(u.groups, vec![10, 50]);
+        assert_eq!(u.groups, vec![1000, 10, 50]);
         assert_eq!(u.home, "/home/alice");
     }
 
     #[test]
     fn explicit_group_and_numeric_ids() {
+        // An explicit group: no memberships, only that group.
         let u = resolve_user("alice:wheel", PASSWD, GROUP).unwrap();
-        assert_eq!((u.uid, u.gid, u.groups.clone()), (1000, 10, vec![50]));
+        assert_eq!((u.uid, u.gid, u.groups.clone()), (1000, 10, vec![10]));
         let u = resolve_user("1234:4321", "", "").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (1234, 4321, "/"));
+        assert_eq!(u.groups, vec![4321]);
+        // A uid with no entry: group 0, as BuildKit's `uid=1234 gid=0(root) groups=0(root)`.
+        let u = resolve_user("1234", PASSWD, GROUP).unwrap();
+        assert_eq!((u.gid, u.groups.clone()), (0, vec![0]));
     }
 
     #[test]

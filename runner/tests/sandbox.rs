@@ -190,11 +190,12 @@ fn runs_as_the_image_user() {
     spec.user = "1000:1000".into();
     assert_eq!(
         out(&run(&spec).unwrap()),
-        "1000\n1000\n1000 50\n/home/app\ndenied"
+        "1000\n1000\n1000\n/home/app\ndenied"
     );
+    // A name alone brings its memberships (and its primary group).
     spec.user = "app".into();
-    spec.args = vec!["id".into(), "-u".into()];
-    assert_eq!(out(&run(&spec).unwrap()), "1000");
+    spec.args = vec!["id".into(), "-G".into()];
+    assert_eq!(out(&run(&spec).unwrap()), "1000 50");
 }
 
 #[test]
