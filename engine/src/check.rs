@@ -35,10 +35,18 @@ pub struct BuildRequest {
 }
 
 impl BuildRequest {
+    /// `-f`, or the context's `Dockerfile`, or (when that is missing) its
+    /// `dockerfile`, as docker and BuildKit look for it.
     pub fn dockerfile_path(&self) -> PathBuf {
-        self.dockerfile
-            .clone()
-            .unwrap_or_else(|| self.context.join("Dockerfile"))
+        if let Some(f) = &self.dockerfile {
+            return f.clone();
+        }
+        let default = self.context.join("Dockerfile");
+        let lower = self.context.join("dockerfile");
+        if !default.exists() && lower.exists() {
+            return lower;
+        }
+        default
     }
 
     /// The Dockerfile: the name errors show, its text, and the path its
@@ -173,5 +181,27 @@ mod tests {
             ..req
         };
         assert!(bad.build_arg_map(|_| None).is_err());
+    }
+
+    #[test]
+    fn a_lowercase_dockerfile_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = BuildRequest {
+            context: dir.path().to_path_buf(),
+            dockerfile: None,
+            dockerfile_text: None,
+            target: None,
+            build_args: Vec::new(),
+            no_cache: false,
+            secrets: Vec::new(),
+            ssh: Vec::new(),
+            platform: None,
+            contexts: BTreeMap::new(),
+        };
+        assert_eq!(req.dockerfile_path(), dir.path().join("Dockerfile"));
+        std::fs::write(dir.path().join("dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(req.dockerfile_path(), dir.path().join("dockerfile"));
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(req.dockerfile_path(), dir.path().join("Dockerfile"));
     }
 }
