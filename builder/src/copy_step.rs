@@ -108,17 +108,30 @@ pub(crate) fn owner(view: &Layers, chown: &str) -> (u32, u32) {
         Some((u, g)) => (u, Some(g)),
         None => (chown, None),
     };
-    let (uid, mut gid) = match user.parse::<u32>() {
-        Ok(id) => (id, id),
-        Err(_) => rdock_runner::passwd_ids(&read_text(view, "/etc/passwd"), user).unwrap_or((0, 0)),
+    let (uid, mut gid) = match numeric_id(user) {
+        Some(id) => (id, id),
+        None => rdock_runner::passwd_ids(&read_text(view, "/etc/passwd"), user).unwrap_or((0, 0)),
     };
     if let Some(g) = group {
-        gid = match g.parse::<u32>() {
-            Ok(id) => id,
-            Err(_) => rdock_runner::group_id(&read_text(view, "/etc/group"), g).unwrap_or(gid),
+        gid = match numeric_id(g) {
+            Some(id) => id,
+            None => rdock_runner::group_id(&read_text(view, "/etc/group"), g).unwrap_or(gid),
         };
     }
     (uid, gid)
+}
+
+/// An id BuildKit takes without a lookup: a number, or `root` (0).
+fn numeric_id(part: &str) -> Option<u32> {
+    match part {
+        "root" => Some(0),
+        _ => part.parse().ok(),
+    }
+}
+
+/// Whether a `--chown` value names a user or group that needs a lookup.
+fn chown_has_name(chown: &str) -> bool {
+    chown.split(':').any(|part| numeric_id(part).is_none())
 }
 
 pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) -> Result<Ran> {
@@ -237,6 +250,16 @@ pub(crate) fn copy(s: &mut Solver<'_>, state: &mut StageState, c: CopyArgs<'_>) 
     // system: destination parents are new `0755` dirs, nothing existing
     // at the destination is looked at.
     let linked = c.link && chmod.is_none();
+    // Names resolve in the layer below, which a linked copy does not see:
+    // current BuildKit refuses them (older ones failed at solve time).
+    if let Some(ch) = chown.as_deref().filter(|ch| linked && chown_has_name(ch)) {
+        return Err(Error::InvalidFlag {
+            step: step.to_string(),
+            reason: format!(
+                "--chown={ch} names a user or group, which --link cannot look up: use numeric ids"
+            ),
+        });
+    }
     let scratch = Layers::default();
     let opts = s.opts;
     let req = CopyRequest {
