@@ -54,6 +54,12 @@ pub(crate) fn build(sys: &dyn Syscall, plan: &Plan<'_>, stub: &mut dyn FnMut(&st
         NONE,
     )
     .map_err(setup_err(Stage::MountPrivate, Path::new("/")))?;
+    if let Some(cwd) = &plan.overlay_cwd {
+        // The lower dirs are named relative to it (the pivot later moves
+        // the working directory into the new root).
+        sys.chdir(cwd)
+            .map_err(setup_err(Stage::Overlay, cwd.as_path()))?;
+    }
     sys.mount(
         Some(Path::new("overlay")),
         merged,
@@ -481,6 +487,7 @@ mod tests {
             spec: &spec,
             merged: merged.clone(),
             overlay_opts: "lowerdir=/l,upperdir=/u,workdir=/w".into(),
+            overlay_cwd: None,
             etc_files: vec![(tmp.path().join("hosts"), "/etc/hosts")],
             stdio: [None; 3],
             pty: None,

@@ -24,6 +24,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) spec: &'a RunSpec,
     pub(crate) merged: PathBuf,
     pub(crate) overlay_opts: String,
+    /// Where to mount the overlay from when its lower dirs are named
+    /// relative to it (the short links of a long layer chain).
+    pub(crate) overlay_cwd: Option<PathBuf>,
     /// (host source, path in the sandbox)
     pub(crate) etc_files: Vec<(PathBuf, &'static str)>,
     /// Descriptors to install as fds 0, 1 and 2.
@@ -43,6 +46,36 @@ pub(crate) struct Plan<'a> {
     /// Where the child attaches the idmapped lower dirs (root with a user
     /// namespace; the overlay's `lowerdir` names these).
     pub(crate) idmapped: Vec<PathBuf>,
+}
+
+/// The kernel takes an overlay's options in one page.
+const PAGE: usize = 4096;
+
+/// The `lowerdir` list: the layers' own paths when they fit in the mount
+/// options' page, else short symlinks to them in the runtime directory
+/// (`0`, `1`, ... in `l/`, named relative to it, which the child makes its
+/// working directory to mount; overlay follows the links at mount time),
+/// as Docker's overlay2 driver does, so that long layer chains run.
+fn short_lowers(spec: &RunSpec, runtime: &Path) -> Result<(String, Option<PathBuf>)> {
+    let direct: Vec<_> = spec
+        .lower_dirs
+        .iter()
+        .map(|d| d.to_string_lossy())
+        .collect();
+    let direct = direct.join(":");
+    let rest = spec.upper_dir.as_os_str().len() + spec.work_dir.as_os_str().len() + 64;
+    if direct.len() + rest < PAGE {
+        return Ok((direct, None));
+    }
+    let links = runtime.join("l");
+    fs::create_dir(&links).map_err(io("mkdir", &links))?;
+    let mut short = Vec::with_capacity(spec.lower_dirs.len());
+    for (i, dir) in spec.lower_dirs.iter().enumerate() {
+        let link = links.join(i.to_string());
+        std::os::unix::fs::symlink(dir, &link).map_err(io("symlink", &link))?;
+        short.push(i.to_string());
+    }
+    Ok((short.join(":"), Some(links)))
 }
 
 /// A temporary directory on the host, removed on drop. The overlay is
@@ -193,18 +226,16 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
     spec.validate()?;
     let rt = RuntimeDir::create(spec)?;
     let idmapped = crate::userns::prepare_idmap(spec, &rt.0)?;
+    let mut overlay_cwd = None;
     let lower = if spec.lower_dirs.is_empty() {
         rt.0.join("empty").to_string_lossy().into_owned()
     } else if !idmapped.is_empty() {
         let dirs: Vec<_> = idmapped.iter().map(|d| d.to_string_lossy()).collect();
         dirs.join(":")
     } else {
-        let dirs: Vec<_> = spec
-            .lower_dirs
-            .iter()
-            .map(|d| d.to_string_lossy())
-            .collect();
-        dirs.join(":")
+        let (lower, cwd) = short_lowers(spec, &rt.0)?;
+        overlay_cwd = cwd;
+        lower
     };
     // `volatile`: unmounting the overlay would otherwise sync the whole
     // file system under the upper dir, which costs tens to hundreds of ms
@@ -217,6 +248,15 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
         spec.upper_dir.display(),
         spec.work_dir.display()
     );
+    if overlay_opts.len() >= PAGE {
+        return Err(Error::InvalidSpec {
+            field: "lower_dirs",
+            reason: format!(
+                "{} layers do not fit in one overlay mount",
+                spec.lower_dirs.len()
+            ),
+        });
+    }
     let etc_files = [
         spec.hosts_file
             .clone()
@@ -271,6 +311,7 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
             .map(|r| r.0.join("merged"))
             .unwrap_or_default(),
         overlay_opts,
+        overlay_cwd,
         etc_files,
         stdio: io_setup.child_fds(),
         pty: io_setup.pty_child_fd(),

@@ -94,6 +94,9 @@ impl Mount {
     }
 }
 
+/// The most lower layers one overlay mount takes (the kernel's limit).
+const MAX_LOWERS: usize = 500;
+
 /// One process to run isolated in an overlay root filesystem.
 ///
 /// Build it with [`RunSpec::new`], set the public fields, and pass it to
@@ -378,15 +381,9 @@ impl RunSpec {
         {
             check_dir(field, dir)?;
         }
-        // The kernel takes mount options in one page; a long layer chain
-        // needs mount fd tricks (or short symlinked paths) not done yet.
-        let opts_len: usize = [&self.upper_dir, &self.work_dir]
-            .into_iter()
-            .chain(&self.lower_dirs)
-            .map(|d| d.as_os_str().len() + 1)
-            .sum();
-        if opts_len + 64 > 4096 {
-            return Err(invalid("lower_dirs", "overlay options exceed one page"));
+        // Overlay stacks at most 500 lower layers.
+        if self.lower_dirs.len() > MAX_LOWERS {
+            return Err(invalid("lower_dirs", "more than 500 layers"));
         }
         self.resources.validate(self.cgroup.is_some())?;
         if let Some(map) = &self.userns {

@@ -308,3 +308,37 @@ fn absolute_symlinks_in_the_image_stay_inside_it() {
     assert!(!std::path::Path::new("/run/rdock-test-resolv").exists());
     assert_eq!(f.upper_entries(), Vec::<String>::new());
 }
+
+#[test]
+fn long_layer_chains_mount_through_short_links() {
+    let Some(f) = fixture() else { return };
+    // 200 layers with long paths: far more than one page of overlay
+    // options; each adds a file, the topmost first.
+    let deep = f
+        .dir
+        .path()
+        .join("a-rather-long-directory-name-for-the-layers-of-this-test");
+    let mut spec = f.sh("ls /layers | wc -l; cat /layers/199");
+    let mut lowers = Vec::new();
+    for i in (0..200).rev() {
+        let layer = deep.join(format!("layer-{i:04}-with-a-long-name"));
+        fs::create_dir_all(layer.join("layers")).unwrap();
+        fs::write(layer.join("layers").join(i.to_string()), format!("{i}\n")).unwrap();
+        lowers.push(layer);
+    }
+    lowers.extend(spec.lower_dirs.clone());
+    let total: usize = lowers.iter().map(|l| l.as_os_str().len() + 1).sum();
+    assert!(total > 4096, "{total}");
+    spec.lower_dirs = lowers;
+    let o = run(&spec).unwrap();
+    assert_eq!(out(&o), "200\n199", "{o:?}");
+    // Over the kernel's 500 lowers is refused before anything runs.
+    spec.lower_dirs = vec![f.lower.clone(); 501];
+    assert!(matches!(
+        run(&spec),
+        Err(Error::InvalidSpec {
+            field: "lower_dirs",
+            ..
+        })
+    ));
+}
