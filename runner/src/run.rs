@@ -230,8 +230,11 @@ pub fn spawn(spec: &RunSpec) -> Result<Running> {
     let lower = if spec.lower_dirs.is_empty() {
         rt.0.join("empty").to_string_lossy().into_owned()
     } else if !idmapped.is_empty() {
-        let dirs: Vec<_> = idmapped.iter().map(|d| d.to_string_lossy()).collect();
-        dirs.join(":")
+        // The idmapped mount points are `lower/0`, `lower/1`, ...: named
+        // relative to `lower`, a long chain fits the options' page too.
+        overlay_cwd = Some(rt.0.join("lower"));
+        let names: Vec<String> = (0..idmapped.len()).map(|i| i.to_string()).collect();
+        names.join(":")
     } else {
         let (lower, cwd) = short_lowers(spec, &rt.0)?;
         overlay_cwd = cwd;
